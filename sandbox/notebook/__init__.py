@@ -1,0 +1,1 @@
+"""A local Databricks notebook runtime: source-format notebooks run on local PySpark with a dbutils stand-in."""

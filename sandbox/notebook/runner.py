@@ -1,0 +1,100 @@
+"""Run Databricks source notebooks locally: cells in order, in one namespace holding ``spark``,
+``dbutils`` and ``display``, as a Databricks notebook task runs them."""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from sandbox.notebook.dbutils import Fs, LocalDbutils, NotebookExit
+from sandbox.notebook.source import read_notebook
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    notebook: str
+    exit_value: str | None
+    duration_s: float
+
+
+class NotebookFailed(Exception):
+    """A cell raised: names the notebook and the cell, and keeps the original exception as the cause."""
+
+    def __init__(self, notebook: str, cell: int, error: BaseException):
+        self.notebook, self.cell, self.error = notebook, cell, error
+        super().__init__(f"{notebook}, cell {cell}: {type(error).__name__}: {error}")
+
+
+def _display(obj: Any, *args: Any, **kwargs: Any) -> None:
+    show = getattr(obj, "show", None)
+    print(show(truncate=False) if callable(show) else obj)
+
+
+@dataclass
+class LocalRuntime:
+    """What a cluster gives a notebook: a SparkSession, secret scopes, DBFS and mounts, libraries.
+
+    ``libraries`` are wheels or folders put first on sys.path while a notebook runs, as a
+    cluster library would be.
+    """
+
+    spark: Any
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    mounts: Mapping[str, Path] = field(default_factory=dict)
+    dbfs_root: Path | None = None
+    libraries: Sequence[Path] = ()
+
+    def __post_init__(self) -> None:
+        if self.dbfs_root is None:
+            self.dbfs_root = Path(tempfile.mkdtemp(prefix="local-dbfs-"))
+        self.fs = Fs(self.dbfs_root, self.mounts)
+
+    def run(self, notebook: str | Path, parameters: Mapping[str, str] | None = None) -> NotebookResult:
+        """Run a notebook to its end or to dbutils.notebook.exit; raises NotebookFailed if a cell fails."""
+        path = _resolve(Path(notebook))
+        started = time.monotonic()
+        saved_path = list(sys.path)
+        sys.path[:0] = [str(p) for p in self.libraries]
+        try:
+            exit_value = self._execute(path, parameters or {})
+        finally:
+            sys.path[:] = saved_path
+        return NotebookResult(str(path), exit_value, time.monotonic() - started)
+
+    def _execute(self, path: Path, parameters: Mapping[str, str]) -> str | None:
+        def run_child(child: str, timeout_seconds: int, arguments: Mapping[str, str]) -> str | None:
+            return self._execute(_resolve(path.parent / child), arguments)
+
+        dbutils = LocalDbutils(parameters, self.secrets, self.fs, run_child)
+        namespace: dict[str, Any] = {"__name__": "__main__", "spark": self.spark, "dbutils": dbutils,
+                                     "display": _display}
+        try:
+            self._run_cells(path, namespace)
+        except NotebookExit as done:
+            return done.value
+        return None
+
+    def _run_cells(self, path: Path, namespace: dict[str, Any]) -> None:
+        for cell in read_notebook(path):
+            if cell.kind == "markdown":
+                continue
+            if cell.kind == "run":  # %run shares the caller's namespace, as on Databricks
+                self._run_cells(_resolve(path.parent / cell.source), namespace)
+                continue
+            try:
+                exec(compile(cell.source, f"{path}#cell{cell.index}", "exec"), namespace)
+            except NotebookExit:
+                raise
+            except Exception as exc:
+                raise NotebookFailed(str(path), cell.index, exc) from exc
+
+
+def _resolve(path: Path) -> Path:
+    """Workspace paths carry no extension; local source notebooks are .py files."""
+    for candidate in (path, path.with_name(path.name + ".py")):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"notebook {path} not found (looked for {path} and {path}.py)")
