@@ -1,0 +1,45 @@
+"""inv test, inv lint."""
+from invoke import Exit, task
+
+
+@task(help={
+    "suite": "which tests: unit, integration or all (default: all)",
+    "k": "only tests whose name matches this pytest -k expression",
+    "coverage": "measure coverage (default on; --no-coverage to skip)",
+    "fail-under": "fail if total coverage is below this percent (default: 85 for the full suite, none for a subset)",
+})
+def test(c, suite="all", k=None, coverage=True, fail_under=None):
+    """Run the tests with coverage; JUnit XML and Cobertura XML go to reports/ for CI."""
+    from toolkit.paths import REPORTS
+    from toolkit.quality.testing import pytest_command
+
+    try:
+        command = pytest_command(suite, k, coverage, int(fail_under) if fail_under is not None else None, REPORTS)
+    except ValueError as exc:
+        raise Exit(str(exc), code=2)
+    REPORTS.mkdir(exist_ok=True)
+    c.run(" ".join(_quote(a) for a in command), pty=False)
+
+
+@task
+def lint(c):
+    """flake8 over all Python (notebooks included, one configuration), and the CI definitions' task names."""
+    from tasks import ns
+    from toolkit.paths import REPO_ROOT
+    from toolkit.quality.ci_definitions import unknown_task_calls
+    from toolkit.quality.lint import flake8_commands
+
+    problems = [f"flake8 found problems in: {' '.join(cmd[3:])}" for cmd in flake8_commands()
+                if c.run(" ".join(_quote(a) for a in cmd), warn=True).failed]
+    known = [alias for name, aliases in ns.task_names.items() for alias in (name, *aliases)]
+    problems += [f"{call.file}: calls 'inv {call.task}', which is not a task" for call in
+                 unknown_task_calls(REPO_ROOT, known)]
+    if problems:
+        raise Exit("lint failed:\n  " + "\n  ".join(problems), code=1)
+    print("lint: no findings")
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)

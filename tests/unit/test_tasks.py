@@ -1,0 +1,103 @@
+"""The invoke tasks: thin, listed fast, with help, and wired to the library."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Context, Exit, MockContext, Result
+
+import tasks
+from tasks import build as build_module
+from tasks import quality as quality_tasks
+from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_task_calls
+
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED = {"build", "test", "lint", "rehearse"}
+
+
+def test_the_collection_has_every_task_with_a_docstring():
+    names = set(tasks.ns.task_names)
+    assert EXPECTED <= names
+    for name in names:
+        assert tasks.ns[name].__doc__, f"task {name} has no one-line description"
+
+
+def test_listing_tasks_loads_no_heavy_library():
+    code = ("import sys, tasks; heavy = [m for m in sys.modules if m.split('.')[0] in "
+            "('pyspark', 'databricks', 'azure', 'toolkit', 'sandbox', 'parking_sensors')]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_inv_list_and_help_work():
+    listed = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True)
+    assert listed.returncode == 0 and all(name in listed.stdout for name in EXPECTED)
+    helped = subprocess.run([sys.executable, "-m", "invoke", "--help", "test"], cwd=REPO, capture_output=True,
+                            text=True)
+    assert "--suite" in helped.stdout and "--fail-under" in helped.stdout
+
+
+def test_test_task_runs_pytest_with_reports_and_the_threshold():
+    c = MockContext(run=Result(exited=0))
+    quality_tasks.test(c)
+    command = c.run.call_args[0][0]
+    assert " -m pytest tests " in command and "--junitxml=" in command and "coverage.xml" in command
+    assert "--cov-fail-under=85" in command
+
+
+def test_test_task_subset_and_keyword():
+    c = MockContext(run=Result(exited=0))
+    quality_tasks.test(c, suite="unit", k="standardize", coverage=False)
+    command = c.run.call_args[0][0]
+    assert "tests/unit" in command and "-k standardize" in command and "--cov" not in command
+
+
+def test_test_task_rejects_an_unknown_suite():
+    with pytest.raises(Exit, match="unknown test suite 'smoke': expected one of unit, integration, all"):
+        quality_tasks.test(MockContext(run=Result(exited=0)), suite="smoke")
+
+
+def test_lint_runs_code_and_notebooks_and_fails_on_findings():
+    c = MockContext(run=[Result(exited=0), Result(exited=1)])
+    with pytest.raises(Exit, match="flake8 found problems in: --builtins=spark,dbutils,display notebooks"):
+        quality_tasks.lint(c)
+
+
+def test_lint_passes_when_flake8_is_clean(capsys):
+    quality_tasks.lint(MockContext(run=[Result(exited=0), Result(exited=0)]))
+    assert "no findings" in capsys.readouterr().out
+
+
+def test_build_task_reports_library_errors_as_one_line(monkeypatch):
+    from toolkit.build import application
+    from toolkit.build.version import VersionError
+
+    def fail(*_):
+        raise VersionError("/x is not a git work tree: the build version is derived from git")
+    monkeypatch.setattr(application, "build_application", fail)
+    with pytest.raises(Exit, match="build failed: /x is not a git work tree"):
+        build_module.build(Context())
+
+
+@pytest.mark.parametrize("script, names", [
+    ("./dev inv build", ["build"]),
+    ("./dev inv build --json && inv test --suite unit", ["build", "test"]),
+    ("echo hi # inv nothing", []),
+    ("invoke -e lint", ["lint"]),
+])
+def test_task_names_are_read_from_scripts(script, names):
+    assert tasks_called(script) == names
+
+
+def test_every_pipeline_calls_only_existing_tasks():
+    calls = task_calls(REPO)
+    assert {c.file for c in calls} >= {".azure-pipelines/build-qa.yml", ".azure-pipelines/build-artifacts.yml",
+                                       ".github/workflows/build-qa.yml", ".github/workflows/build-artifacts.yml"}
+    assert unknown_task_calls(REPO, tasks.ns.task_names) == []
+
+
+def test_a_pipeline_naming_a_missing_task_is_caught(tmp_path):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "x.yml").write_text("jobs:\n  a:\n    steps:\n      - run: ./dev inv deploy-moon\n")
+    assert [(c.file, c.task) for c in unknown_task_calls(tmp_path, tasks.ns.task_names)] == [
+        (".github/workflows/x.yml", "deploy-moon")]

@@ -1,0 +1,1 @@
+"""Running the data application on this machine, without any cloud."""

@@ -1,0 +1,1 @@
+"""The quality gates: tests with coverage, and lint."""
