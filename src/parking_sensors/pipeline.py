@@ -163,7 +163,8 @@ def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: s
     """Integration test of one load's outputs; raises DataQualityError on the first failed assertion set."""
     load = Load.parse(load_id, "1970-01-01T00:00:00Z")  # only the id is used for filtering
     checks, counts = [], {}
-    for table, file, schema in ((SENSOR_TABLE, SENSORS_FILE, RAW_SENSOR_SCHEMA), (BAY_TABLE, BAYS_FILE, RAW_BAY_SCHEMA)):
+    inputs = ((SENSOR_TABLE, SENSORS_FILE, RAW_SENSOR_SCHEMA), (BAY_TABLE, BAYS_FILE, RAW_BAY_SCHEMA))
+    for table, file, schema in inputs:
         raw = _read_raw(spark, landing_folder, file, schema)
         good = _read_load(spark, lake, INTERIM, table, load)
         # A load without malformed rows may never have created its malformed table.

@@ -3,7 +3,6 @@ import json
 import shutil
 
 import pytest
-from pyspark.sql import functions as F
 
 from parking_sensors.tables import Lake
 from sandbox.notebook.runner import LocalRuntime, NotebookFailed
@@ -97,8 +96,8 @@ def test_a_second_load_with_changed_bays_keeps_existing_surrogate_keys(spark, fi
     assert dim[3793].load_id == "load-1"
     assert dim[900001].dim_parking_bay_id == max(keys_before.values()) + 1
     facts = lake.read(spark, "dw", "fact_parking")
-    assert {r.load_id: r["count"] for r in facts.groupBy("load_id").count().collect()} == {"load-1": 1000,
-                                                                                         "load-2": 100}
+    per_load = {r.load_id: r["count"] for r in facts.groupBy("load_id").count().collect()}
+    assert per_load == {"load-1": 1000, "load-2": 100}
     assert facts.where("load_id = 'load-2'").select("dim_time_id").distinct().first()[0] == 5
 
 
@@ -117,7 +116,8 @@ def test_the_integration_notebook_fails_naming_the_check_when_facts_are_missing(
 def test_standardize_names_a_missing_landing_folder(first_load):
     runtime, load, _, _ = first_load
     params = {**load.parameters("01_standardize"), "infilefolder": "lnd/nothing-here"}
-    with pytest.raises(NotebookFailed, match="raw extract .*lnd/nothing-here/MelbParkingSensorData.json does not exist"):
+    missing = "raw extract .*lnd/nothing-here/MelbParkingSensorData.json does not exist"
+    with pytest.raises(NotebookFailed, match=missing):
         runtime.run(NOTEBOOKS / "01_standardize", params)
 
 

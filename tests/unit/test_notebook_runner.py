@@ -16,8 +16,8 @@ def _write(tmp_path, name, *cells):
 
 def test_parse_splits_cells_and_reads_magics():
     cells = parse_cells(HEADER + SEP.join(["# MAGIC %md\n# MAGIC # Title", "x = 1", "# MAGIC %run ./lib"]))
-    assert [(c.kind, c.source.strip()) for c in cells] == [("markdown", "# Title"), ("python", "x = 1"),
-                                                            ("run", "./lib")]
+    expected = [("markdown", "# Title"), ("python", "x = 1"), ("run", "./lib")]
+    assert [(c.kind, c.source.strip()) for c in cells] == expected
 
 
 def test_parse_refuses_a_file_without_the_header_and_unknown_magics():
@@ -29,7 +29,8 @@ def test_parse_refuses_a_file_without_the_header_and_unknown_magics():
 
 def test_widgets_parameters_secrets_and_exit_value(tmp_path):
     nb = _write(tmp_path, "nb",
-                'dbutils.widgets.text("name", "default")\ndbutils.widgets.dropdown("fmt", "delta", ["delta", "parquet"])',
+                'dbutils.widgets.text("name", "default")\n'
+                'dbutils.widgets.dropdown("fmt", "delta", ["delta", "parquet"])',
                 'token = dbutils.secrets.get("scope", "key")',
                 'dbutils.notebook.exit(f"{dbutils.widgets.get(\'name\')}|{dbutils.widgets.get(\'fmt\')}|{len(token)}")',
                 'raise AssertionError("cells after exit must not run")')
@@ -58,7 +59,8 @@ def test_databricks_errors_for_undefined_widget_bad_choice_and_missing_secret(tm
 
 def test_percent_run_shares_the_namespace_and_notebook_run_returns_the_child_exit(tmp_path):
     _write(tmp_path, "lib", "helper = 41")
-    _write(tmp_path, "child", 'dbutils.widgets.text("n", "0")', 'dbutils.notebook.exit(str(int(dbutils.widgets.get("n")) * 2))')
+    _write(tmp_path, "child", 'dbutils.widgets.text("n", "0")',
+           'dbutils.notebook.exit(str(int(dbutils.widgets.get("n")) * 2))')
     nb = _write(tmp_path, "main", "# MAGIC %run ./lib", 'doubled = dbutils.notebook.run("./child", 60, {"n": "5"})',
                 "dbutils.notebook.exit(f'{helper + 1}:{doubled}')")
     assert LocalRuntime(spark=None, dbfs_root=tmp_path).run(nb).exit_value == "42:10"

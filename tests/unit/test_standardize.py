@@ -61,8 +61,9 @@ def test_real_bay_extract_resolves_its_two_duplicate_bay_ids(real_bays):
 
 
 def test_geometry_stays_usable_geojson(spark, real_bays):
-    parsed = real_bays.good.select(F.from_json("the_geom", "type STRING, coordinates ARRAY<ARRAY<ARRAY<ARRAY<DOUBLE>>>>")
-                                   .alias("g")).where("g IS NOT NULL AND size(g.coordinates) > 0")
+    geometry = "type STRING, coordinates ARRAY<ARRAY<ARRAY<ARRAY<DOUBLE>>>>"
+    parsed = real_bays.good.select(F.from_json("the_geom", geometry).alias("g")) \
+        .where("g IS NOT NULL AND size(g.coordinates) > 0")
     assert parsed.count() == 998
 
 

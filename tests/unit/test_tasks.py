@@ -98,6 +98,7 @@ def test_every_pipeline_calls_only_existing_tasks():
 
 def test_a_pipeline_naming_a_missing_task_is_caught(tmp_path):
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
-    (tmp_path / ".github" / "workflows" / "x.yml").write_text("jobs:\n  a:\n    steps:\n      - run: ./dev inv deploy-moon\n")
+    workflow = "jobs:\n  a:\n    steps:\n      - run: ./dev inv deploy-moon\n"
+    (tmp_path / ".github" / "workflows" / "x.yml").write_text(workflow)
     assert [(c.file, c.task) for c in unknown_task_calls(tmp_path, tasks.ns.task_names)] == [
         (".github/workflows/x.yml", "deploy-moon")]

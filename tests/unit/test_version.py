@@ -30,7 +30,8 @@ def _state(**kw):
     (_state(), "0.1.0.dev3+gabcdef012345"),
     (_state(tag="v1.2.3", distance=0), "1.2.3"),
     (_state(tag="v1.2.3", distance=2), "1.2.4.dev2+gabcdef012345"),
-    (_state(tag="v1.2.3", distance=0, dirty_digest="00112233445566778899"), "1.2.4.dev0+gabcdef012345.dirty001122334455"),
+    (_state(tag="v1.2.3", distance=0, dirty_digest="00112233445566778899"),
+     "1.2.4.dev0+gabcdef012345.dirty001122334455"),
 ])
 def test_versions_are_pep440_and_normalize_to_themselves(state, expected):
     version = pep440_version(state)

@@ -14,7 +14,8 @@ def _wheel(path, name, version, requires=()):
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr(f"{name}/__init__.py", "")
         z.writestr(f"{dist_info}/METADATA", metadata)
-        z.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{dist_info}/WHEEL",
+                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         z.writestr(f"{dist_info}/RECORD", "")
     return wheel
 
@@ -40,4 +41,3 @@ def test_an_empty_requirement_list_makes_an_empty_wheelhouse(tmp_path):
 def test_an_unresolvable_requirement_fails_with_pips_reason(tmp_path):
     with pytest.raises(BuildError, match="No matching distribution found for nothing-here"):
         build_wheelhouse(["nothing-here"], tmp_path / "house", find_links=tmp_path, index=False)
-
