@@ -1,0 +1,1 @@
+"""Building the data application: its version, its wheel and the wheelhouse of its dependencies."""
