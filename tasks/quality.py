@@ -23,14 +23,16 @@ def test(c, suite="all", k=None, coverage=True, fail_under=None):
 
 @task
 def lint(c):
-    """flake8 over all Python (notebooks included, one configuration), and the CI definitions' task names."""
+    """flake8 over all Python (notebooks included), checks of the ADF and ARM definitions and of CI's task names."""
     from tasks import ns
+    from toolkit.definitions import check_definitions
     from toolkit.paths import REPO_ROOT
     from toolkit.quality.ci_definitions import unknown_task_calls
     from toolkit.quality.lint import flake8_commands
 
     problems = [f"flake8 found problems in: {' '.join(cmd[3:])}" for cmd in flake8_commands()
                 if c.run(" ".join(_quote(a) for a in cmd), warn=True).failed]
+    problems += [str(finding) for finding in check_definitions(REPO_ROOT)]
     known = [alias for name, aliases in ns.task_names.items() for alias in (name, *aliases)]
     problems += [f"{call.file}: calls 'inv {call.task}', which is not a task" for call in
                  unknown_task_calls(REPO_ROOT, known)]

@@ -17,9 +17,11 @@ from tasks.quality import lint, test
 })
 def rehearse(c, lake=None, skip_tests=False, json_=False):
     """Build, lint, unit-test, then run one load of the sample data through the real notebooks on local Spark."""
-    from toolkit.local.sample_load import SampleLoad, run_sample_load
     from sandbox.notebook.runner import LocalRuntime
     from sandbox.notebook.spark import local_spark_session
+    from toolkit.build.application import read_build_info
+    from toolkit.local.sample_load import SampleLoad, run_sample_load
+    from toolkit.paths import DIST
 
     build(c)
     lint(c)
@@ -29,11 +31,12 @@ def rehearse(c, lake=None, skip_tests=False, json_=False):
     load = SampleLoad(Path(lake or tempfile.mkdtemp(prefix="lake-")), load_id=now.strftime("sample-%Y%m%dT%H%M%S"),
                       loaded_on=now.isoformat())
     print(f"sample load {load.load_id} into {load.lake} (starting local Spark)")
-    runtime = LocalRuntime(local_spark_session())
+    wheel = DIST / read_build_info(DIST)["wheel"]
+    runtime = LocalRuntime(local_spark_session(), libraries=[wheel])  # the built wheel, as a cluster library
     summaries = run_sample_load(runtime, load, progress=print)
     if json_:
         print(json.dumps(summaries, indent=2))
         return
     for name, summary in summaries.items():
         print(f"{name}: {summary.get('rows', summary.get('created'))}")
-    print(f"rehearsal passed: tables under {load.lake}")
+    print(f"rehearsal passed: version {summaries['02_transform']['version']}, tables under {load.lake}")

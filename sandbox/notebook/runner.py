@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from sandbox.notebook.dbutils import Fs, LocalDbutils, NotebookExit
 from sandbox.notebook.source import read_notebook
@@ -56,12 +58,8 @@ class LocalRuntime:
         """Run a notebook to its end or to dbutils.notebook.exit; raises NotebookFailed if a cell fails."""
         path = _resolve(Path(notebook))
         started = time.monotonic()
-        saved_path = list(sys.path)
-        sys.path[:0] = [str(p) for p in self.libraries]
-        try:
+        with _libraries_first(self.libraries):
             exit_value = self._execute(path, parameters or {})
-        finally:
-            sys.path[:] = saved_path
         return NotebookResult(str(path), exit_value, time.monotonic() - started)
 
     def _execute(self, path: Path, parameters: Mapping[str, str]) -> str | None:
@@ -90,6 +88,37 @@ class LocalRuntime:
                 raise
             except Exception as exc:
                 raise NotebookFailed(str(path), cell.index, exc) from exc
+
+
+def _top_level_packages(library: Path) -> set[str]:
+    if library.suffix == ".whl":
+        with zipfile.ZipFile(library) as archive:
+            return {n.split("/")[0].removesuffix(".py") for n in archive.namelist()
+                    if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    return {p.name.removesuffix(".py") for p in library.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+
+
+@contextmanager
+def _libraries_first(libraries: Sequence[Path]) -> Iterator[None]:
+    """Put the libraries first on sys.path and hide already-imported modules of the same packages,
+    so the notebook imports the library's code (a cluster's wheel), never another copy; restore after."""
+    packages = set().union(*(_top_level_packages(Path(lib)) for lib in libraries)) if libraries else set()
+
+    def owned(module: str) -> bool:
+        return module.split(".")[0] in packages
+
+    hidden = {name: module for name, module in sys.modules.items() if owned(name)}
+    for name in hidden:
+        del sys.modules[name]
+    saved_path = list(sys.path)
+    sys.path[:0] = [str(lib) for lib in libraries]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        for name in [n for n in sys.modules if owned(n)]:
+            del sys.modules[name]
+        sys.modules.update(hidden)
 
 
 def _resolve(path: Path) -> Path:

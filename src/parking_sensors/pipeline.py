@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType, _parse_datatype_string as _parse_type
 
-from parking_sensors import quality
+from parking_sensors import __version__, quality
 from parking_sensors.dimension import DimensionSpec, empty_dimension
 from parking_sensors.load import Load
 from parking_sensors.model import DIMENSIONS, FACT_PARKING, build_model
@@ -45,7 +45,8 @@ def setup(spark: SparkSession, lake: Lake) -> dict[str, Any]:
         if lake.read(spark, WAREHOUSE, d.name) is None:
             lake.replace(empty_dimension(spark, d, typed_like), WAREHOUSE, d.name)
             created.append(d.name)
-    return {"step": "setup", "lake_root": lake.root, "table_format": lake.table_format, "created": created}
+    return {"step": "setup", "version": __version__, "lake_root": lake.root, "table_format": lake.table_format,
+            "created": created}
 
 
 class MissingInputError(Exception):
@@ -98,7 +99,8 @@ def standardize(spark: SparkSession, lake: Lake, landing_folder: str, load: Load
     for table, (good, malformed) in outputs.items():
         lake.replace_load(good, INTERIM, table, load.load_id)
         lake.replace_load(malformed, MALFORMED, table, load.load_id)
-    return {"step": "standardize", "load_id": load.load_id, "rows": counts, "checks": _summary(checks)}
+    return {"step": "standardize", "version": __version__, "load_id": load.load_id, "rows": counts,
+            "checks": _summary(checks)}
 
 
 def _read_load(spark: SparkSession, lake: Lake, layer: str, table: str, load: Load,
@@ -156,7 +158,8 @@ def transform(spark: SparkSession, lake: Lake, load: Load) -> dict[str, Any]:
         lake.replace(dims[d.name], WAREHOUSE, d.name)
     lake.replace_load(tables[FACT_PARKING], WAREHOUSE, FACT_PARKING, load.load_id)
     counts = {name: df.count() for name, df in tables.items()}
-    return {"step": "transform", "load_id": load.load_id, "rows": counts, "checks": _summary(checks)}
+    return {"step": "transform", "version": __version__, "load_id": load.load_id, "rows": counts,
+            "checks": _summary(checks)}
 
 
 def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: str) -> dict[str, Any]:
@@ -184,5 +187,5 @@ def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: s
     fact = _read_load(spark, lake, WAREHOUSE, FACT_PARKING, load)
     checks += _fact_checks(fact, dims, counts[SENSOR_TABLE]["good"])
     quality.enforce(checks)
-    return {"step": "verify", "load_id": load_id, "rows": counts, "fact_rows": fact.count(),
+    return {"step": "verify", "version": __version__, "load_id": load_id, "rows": counts, "fact_rows": fact.count(),
             "checks": _summary(checks)}

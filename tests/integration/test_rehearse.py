@@ -2,6 +2,8 @@
 from invoke import Config, Context
 
 from tasks import rehearse as rehearse_tasks
+from toolkit.build.application import read_build_info
+from toolkit.paths import DIST
 
 
 def test_rehearse_builds_lints_and_runs_the_sample_load(tmp_path, capsys, spark):
@@ -12,3 +14,6 @@ def test_rehearse_builds_lints_and_runs_the_sample_load(tmp_path, capsys, spark)
     assert "02_transform: {'dim_parking_bay': 999, 'dim_location': 1001, 'dim_st_marker': 1001, " \
            "'fact_parking': 1000}" in out
     assert (tmp_path / "dw" / "fact_parking").is_dir()
+    # The notebooks ran the built wheel, not the source tree that the tests import.
+    built = read_build_info(DIST)["version"]
+    assert f"rehearsal passed: version {built}," in out and "+source" not in built

@@ -4,6 +4,8 @@ import shutil
 
 import pytest
 
+import parking_sensors
+
 from parking_sensors.tables import Lake
 from sandbox.notebook.runner import LocalRuntime, NotebookFailed
 from tests.conftest import write_extract
@@ -124,5 +126,6 @@ def test_standardize_names_a_missing_landing_folder(first_load):
 def test_exit_values_are_json(first_load):
     runtime, load, _, _ = first_load
     result = runtime.run(NOTEBOOKS / "00_setup", load.parameters("00_setup"))
-    assert json.loads(result.exit_value) == {"step": "setup", "lake_root": str(load.lake), "table_format": "parquet",
+    assert json.loads(result.exit_value) == {"step": "setup", "version": parking_sensors.__version__,
+                                             "lake_root": str(load.lake), "table_format": "parquet",
                                              "created": []}

@@ -77,6 +77,20 @@ def test_libraries_are_importable_only_while_the_notebook_runs(tmp_path):
     sys.modules.pop("mylib", None)
 
 
+def test_a_library_wins_over_an_already_imported_copy_of_the_same_package(tmp_path):
+    import zipfile
+
+    import parking_sensors  # the source tree's copy, imported by the tests
+    wheel = tmp_path / "parking_sensors-9.9.9-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("parking_sensors/__init__.py", "__version__ = 'from-the-wheel'\n")
+        z.writestr("parking_sensors-9.9.9.dist-info/METADATA", "Name: parking-sensors\nVersion: 9.9.9\n")
+    nb = _write(tmp_path, "nb", "import parking_sensors\ndbutils.notebook.exit(parking_sensors.__version__)")
+    assert LocalRuntime(spark=None, dbfs_root=tmp_path, libraries=[wheel]).run(nb).exit_value == "from-the-wheel"
+    import sys
+    assert sys.modules["parking_sensors"] is parking_sensors  # the caller's copy is back
+
+
 def test_fs_maps_dbfs_and_mounts_to_local_folders(tmp_path):
     mount = tmp_path / "lake"
     runtime = LocalRuntime(spark=None, dbfs_root=tmp_path / "dbfs", mounts={"/mnt/lake": mount})

@@ -23,6 +23,14 @@ def build_application(repo: Path, dist: Path) -> WheelBuild:
     return result
 
 
+def read_build_info(dist: Path) -> dict:
+    """What the last ``inv build`` made (see :func:`describe`)."""
+    path = dist / BUILD_INFO
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run `inv build` first")
+    return json.loads(path.read_text())
+
+
 def describe(result: WheelBuild, dist: Path) -> dict:
     return {
         "version": result.version,
