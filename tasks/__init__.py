@@ -5,10 +5,16 @@ tasks never loads Spark or a cloud SDK.
 """
 from invoke import Collection
 
-from tasks import build, quality, rehearse
+from tasks import artifacts, build, quality, rehearse
+
+ops = Collection("ops")
+ops.add_task(artifacts.versions)
 
 ns = Collection()
 ns.add_task(build.build)
 ns.add_task(quality.test)
 ns.add_task(quality.lint)
+ns.add_task(artifacts.publish)
+ns.add_task(artifacts.fetch)
 ns.add_task(rehearse.rehearse)
+ns.add_collection(ops)

@@ -31,3 +31,27 @@ def write_extract(path: Path, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(rows).encode("utf-8"))
     return path
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """An in-memory Azurite blob endpoint on a free loopback port, for the whole session."""
+    from sandbox.azurite import Azurite
+
+    with Azurite(REPO) as server:
+        yield server
+
+
+@pytest.fixture
+def blob_container(azurite, request):
+    """A fresh, empty container on Azurite (deleted after the test)."""
+    import re
+    import uuid
+
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(azurite.connection_string())
+    name = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:40] + uuid.uuid4().hex[:8]
+    container = service.create_container(name)
+    yield container
+    container.delete_container()

@@ -1,24 +1,41 @@
-"""``inv build``: the data application's wheel and wheelhouse, described by dist/build-info.json."""
+"""``inv build``: the wheel, its wheelhouse and the release bundle, described by dist/build-info.json."""
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.build.version import read_git_state, pep440_version
+from toolkit.build.version import pep440_version, read_git_state
 from toolkit.build.wheel import WheelBuild, build_wheel, build_wheelhouse, runtime_requirements
+from toolkit.bundle.assemble import assemble_bundle
+from toolkit.bundle.manifest import Manifest
 
 BUILD_INFO = "build-info.json"
+BUNDLES = "bundle"
 
 
-def build_application(repo: Path, dist: Path) -> WheelBuild:
-    """Build the wheel at the git-derived version, then the wheelhouse of its runtime dependencies."""
+@dataclass(frozen=True)
+class ApplicationBuild:
+    wheel: WheelBuild
+    bundle: Path
+    manifest: Manifest
+
+    @property
+    def version(self) -> str:
+        return self.wheel.version
+
+
+def build_application(repo: Path, dist: Path) -> ApplicationBuild:
+    """Build the wheel at the git-derived version, the wheelhouse of its runtime dependencies, and the bundle."""
     state = read_git_state(repo)
     wheel = build_wheel(repo, dist, state)
     wheelhouse_dir = dist / "wheelhouse"
     shutil.rmtree(wheelhouse_dir, ignore_errors=True)  # only this build's dependencies
     wheelhouse = build_wheelhouse(runtime_requirements(wheel), wheelhouse_dir)
-    result = WheelBuild(pep440_version(state), state.commit, wheel, tuple(wheelhouse))
+    wheel_build = WheelBuild(pep440_version(state), state.commit, wheel, tuple(wheelhouse))
+    bundle, manifest = assemble_bundle(repo, dist / BUNDLES, wheel_build, state)
+    result = ApplicationBuild(wheel_build, bundle, manifest)
     (dist / BUILD_INFO).write_text(json.dumps(describe(result, dist), indent=2) + "\n")
     return result
 
@@ -31,10 +48,13 @@ def read_build_info(dist: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def describe(result: WheelBuild, dist: Path) -> dict:
+def describe(result: ApplicationBuild, dist: Path) -> dict:
     return {
         "version": result.version,
-        "commit": result.commit,
-        "wheel": result.wheel.relative_to(dist).as_posix(),
-        "wheelhouse": [w.relative_to(dist).as_posix() for w in result.wheelhouse],
+        "commit": result.wheel.commit,
+        "wheel": result.wheel.wheel.relative_to(dist).as_posix(),
+        "wheelhouse": [w.relative_to(dist).as_posix() for w in result.wheel.wheelhouse],
+        "bundle": result.bundle.relative_to(dist).as_posix(),
+        "bundle_digest": result.manifest.digest,
+        "bundle_files": len(result.manifest.files),
     }

@@ -1,0 +1,133 @@
+"""Publish, fetch and list against real storage: Azurite (Blob API) and a local folder."""
+import json
+
+import pytest
+
+from tests.unit.test_bundle import make_bundle
+from toolkit.artifacts.fetch import FetchError, fetch
+from toolkit.artifacts.listing import list_versions
+from toolkit.artifacts.publish import PublishError, publish
+from toolkit.artifacts.stores import BlobStore, LocalStore
+from toolkit.bundle.manifest import MANIFEST
+
+
+@pytest.fixture(params=["blob", "local"])
+def store(request, tmp_path):
+    if request.param == "blob":
+        return BlobStore(request.getfixturevalue("blob_container"))
+    return LocalStore(tmp_path / "store")
+
+
+def _bundle(tmp_path, name="bundle", **kw):
+    folder = tmp_path / name
+    folder.mkdir()
+    files = {f"notebooks/nb{i:03}.py": ("notebook", f"# Databricks notebook source\nprint({i})\n".encode())
+             for i in range(12)}
+    files["wheel/app-1.0.0-py3-none-any.whl"] = ("wheel", b"PK" + b"w" * 3000)
+    make_bundle(folder, files, **kw)
+    return folder
+
+
+def _stored_keys(store):
+    if isinstance(store, BlobStore):
+        return sorted(b.name for b in store.container.list_blobs())
+    return sorted(p.relative_to(store.root).as_posix() for p in store.root.rglob("*") if p.is_file())
+
+
+def test_round_trip_and_same_content_republish_is_a_no_op(store, tmp_path):
+    bundle = _bundle(tmp_path)
+    first = publish(bundle, store, show_progress=False)
+    assert (first.outcome, first.uploaded_files, first.skipped_files) == ("published", 13, 0)
+    again = publish(bundle, store, show_progress=False)
+    assert (again.outcome, again.uploaded_files, again.uploaded_bytes) == ("already-published", 0, 0)
+    manifest = fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+    assert manifest.digest == first.bundle_digest
+    for entry in manifest.files:
+        assert (tmp_path / "fetched" / entry.path).read_bytes() == (bundle / entry.path).read_bytes()
+    [listed] = list_versions(store)
+    assert (listed.version, listed.complete, listed.commit, listed.files) == ("1.0.0", True, "c" * 40, 13)
+
+
+def test_different_content_under_a_published_version_is_refused_and_changes_nothing(store, tmp_path):
+    publish(_bundle(tmp_path), store, show_progress=False)
+    before = {k: store.read(k) for k in _stored_keys(store)}
+    changed = _bundle(tmp_path, "changed")
+    (changed / "notebooks/nb003.py").write_bytes(b"# Databricks notebook source\nprint('other')\n")
+    make_bundle(changed, {p.relative_to(changed).as_posix(): ("notebook", p.read_bytes())
+                          for p in (changed / "notebooks").glob("*.py")} | {
+        "wheel/app-1.0.0-py3-none-any.whl": ("wheel", b"PK" + b"w" * 3000)})
+    with pytest.raises(PublishError, match=r"version 1.0.0 is already published .* with different content "
+                                           r"\(notebooks/nb003.py\); versions are immutable"):
+        publish(changed, store, show_progress=False)
+    assert {k: store.read(k) for k in _stored_keys(store)} == before
+
+
+class FailingAfter:
+    """A store that dies after a number of uploads, as a publish killed midway would."""
+
+    def __init__(self, store, uploads):
+        self.store, self.left = store, uploads
+
+    def upload(self, *args, **kwargs):
+        if self.left <= 0:
+            raise ConnectionError("connection reset by peer")
+        self.left -= 1
+        return self.store.upload(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_an_interrupted_publish_looks_unpublished_and_a_rerun_completes_it(store, tmp_path):
+    bundle = _bundle(tmp_path)
+    with pytest.raises(ConnectionError):
+        publish(bundle, FailingAfter(store, 5), concurrency=1, show_progress=False)
+    assert MANIFEST not in {k.split("/", 1)[1] for k in _stored_keys(store)}
+    assert [(v.version, v.complete) for v in list_versions(store)] == [("1.0.0", False)]
+    with pytest.raises(FetchError, match="version 1.0.0 is incomplete"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+    resumed = publish(bundle, store, show_progress=False)
+    assert (resumed.outcome, resumed.uploaded_files, resumed.skipped_files) == ("completed", 8, 5)
+    assert fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False).version == "1.0.0"
+
+
+def _tamper(store, key, data):
+    if isinstance(store, BlobStore):
+        store.container.upload_blob(key, data, overwrite=True)  # as an attacker would: no sha256 metadata
+    else:
+        (store.root / key).write_bytes(data)
+
+
+def test_a_tampered_or_partial_published_bundle_is_refused_naming_the_file(store, tmp_path):
+    publish(_bundle(tmp_path), store, show_progress=False)
+    _tamper(store, "1.0.0/notebooks/nb007.py", b"# Databricks notebook source\nsteal()\n")
+    with pytest.raises(FetchError, match=r"notebooks/nb007.py: does not match the manifest of version 1.0.0"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+    assert not (tmp_path / "fetched").exists() and not (tmp_path / "fetched.partial").exists()
+    if isinstance(store, BlobStore):
+        store.container.delete_blob("1.0.0/notebooks/nb002.py")
+    else:
+        (store.root / "1.0.0/notebooks/nb002.py").unlink()
+    with pytest.raises(FetchError, match=r"notebooks/nb00[27].py"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+
+
+def test_unknown_version_is_named(store, tmp_path):
+    with pytest.raises(FetchError, match="version 9.9.9 is not published in"):
+        fetch(store, "9.9.9", tmp_path / "x", show_progress=False)
+
+
+def test_publish_refuses_a_bundle_that_does_not_match_its_own_manifest(store, tmp_path):
+    from toolkit.bundle.verify import BundleError
+
+    bundle = _bundle(tmp_path)
+    (bundle / "notebooks/nb001.py").write_bytes(b"changed after the build")
+    with pytest.raises(BundleError, match="notebooks/nb001.py"):
+        publish(bundle, store, show_progress=False)
+    assert _stored_keys(store) == []
+
+
+def test_manifest_listing_is_json_ready(store, tmp_path):
+    publish(_bundle(tmp_path, version="2.0.0"), store, show_progress=False)
+    from dataclasses import asdict
+    assert json.loads(json.dumps([asdict(v) for v in list_versions(store)]))[0]["version"] == "2.0.0"

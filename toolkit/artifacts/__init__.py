@@ -1,0 +1,1 @@
+"""The artifact store: published bundles, immutable by version."""

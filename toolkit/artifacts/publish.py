@@ -1,0 +1,103 @@
+"""``inv publish``: upload a bundle to the artifact store, immutably.
+
+- A version whose manifest is in the store is published: the same digests make a publish a
+  no-op that says so; different content is refused and nothing is written.
+- Otherwise the files go first, concurrently, skipping those already there intact (left by an
+  interrupted publish); then one listing of the store verifies every file's size and digests
+  against the manifest; the manifest goes last, create-only. An interrupted publish therefore
+  leaves no manifest (the version does not look published), and a re-run completes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.artifacts.stores import ArtifactExists, ArtifactStore, StoredObject
+from toolkit.artifacts.transfer import DEFAULT_CONCURRENCY, run_concurrently
+from toolkit.bundle.manifest import MANIFEST, FileEntry, Manifest
+from toolkit.bundle.verify import verify_bundle
+from toolkit.progress import Progress
+
+
+class PublishError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    version: str
+    store: str
+    outcome: str  # "published", "completed" (an interrupted publish finished) or "already-published"
+    uploaded_files: int
+    uploaded_bytes: int
+    skipped_files: int
+    seconds: float
+    bundle_digest: str
+
+
+def differences(local: Manifest, remote: Manifest) -> list[str]:
+    """Files whose presence, size or digest differ between two manifests."""
+    mine = {f.path: (f.size, f.sha256) for f in local.files}
+    theirs = {f.path: (f.size, f.sha256) for f in remote.files}
+    return sorted(p for p in mine.keys() | theirs.keys() if mine.get(p) != theirs.get(p))
+
+
+def _refuse_if_published_differently(store: ArtifactStore, manifest: Manifest) -> None:
+    key = f"{manifest.version}/{MANIFEST}"
+    remote = Manifest.from_json(store.read(key), f"{store.describe()}/{key}")
+    changed = differences(manifest, remote)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise PublishError(f"version {manifest.version} is already published in {store.describe()} with different "
+                           f"content ({shown}); versions are immutable: build a new version")
+
+
+def _md5(path: Path) -> bytes:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).digest()
+
+
+def _intact(entry: FileEntry, stored: StoredObject | None, bundle: Path) -> bool:
+    if stored is None or stored.size != entry.size or stored.sha256 != entry.sha256:
+        return False
+    # A store that computes its own MD5 on receipt (Blob) proves the bytes, not just our metadata.
+    return stored.md5 is None or stored.md5 == _md5(bundle / entry.path)
+
+
+def publish(bundle: Path, store: ArtifactStore, concurrency: int = DEFAULT_CONCURRENCY,
+            show_progress: bool = True) -> PublishReport:
+    started = time.monotonic()
+    manifest = verify_bundle(bundle)  # never publish a bundle that does not match its own manifest
+    prefix = f"{manifest.version}/"
+
+    def report(outcome: str, uploaded: list[FileEntry]) -> PublishReport:
+        return PublishReport(manifest.version, store.describe(), outcome, len(uploaded),
+                             sum(f.size for f in uploaded), len(manifest.files) - len(uploaded),
+                             round(time.monotonic() - started, 3), manifest.digest)
+
+    if store.stat(prefix + MANIFEST) is not None:
+        _refuse_if_published_differently(store, manifest)
+        return report("already-published", [])
+
+    before = store.inventory(prefix)
+    todo = [e for e in manifest.files if not _intact(e, before.get(prefix + e.path), bundle)]
+    progress = Progress(f"publish {manifest.version}", len(todo), enabled=show_progress)
+
+    def upload(entry: FileEntry) -> None:
+        # Overwrite: only a file left by an interrupted publish of this unpublished version can be there.
+        store.upload(prefix + entry.path, bundle / entry.path, entry.sha256, overwrite=True)
+        progress.advance(entry.size)
+
+    run_concurrently(todo, upload, concurrency)
+    after = store.inventory(prefix)
+    broken = [e.path for e in manifest.files if not _intact(e, after.get(prefix + e.path), bundle)]
+    if broken:
+        raise PublishError(f"verification after upload failed for {', '.join(broken[:5])}: the store does not "
+                           "hold them as the manifest says; nothing was marked published, re-run to repair")
+    try:
+        store.write(prefix + MANIFEST, manifest.to_json(), overwrite=False)
+    except ArtifactExists:  # another publisher finished first: fine if it published the same bundle
+        _refuse_if_published_differently(store, manifest)
+        return report("already-published", todo)
+    return report("published" if len(todo) == len(manifest.files) else "completed", todo)
