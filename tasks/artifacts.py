@@ -44,15 +44,17 @@ def publish(c, version=None, store_config=None, json_=False, concurrency=16):
     if json_:
         print(json.dumps(asdict(report), indent=2))
     elif report.outcome == "already-published":
-        print(f"version {report.version} is already published in {report.store} with the same content: nothing to do")
+        print(f"version {report.version} is already published in {report.store} with the same content: "
+              "nothing to do")
     else:
         print(f"{report.outcome} version {report.version} to {report.store}: {report.uploaded_files} files "
               f"({report.uploaded_bytes / 1e6:.1f} MB) uploaded, {report.skipped_files} already there, "
               f"{report.seconds:.1f}s")
 
 
-@task(help={"version": "the published version to download", "dest": "folder to put it in (default: dist/fetched/VERSION)",
-            "store-config": _STORE_HELP, "json": "print the manifest summary as JSON"})
+@task(help={"version": "the published version to download",
+            "dest": "folder to put it in (default: dist/fetched/VERSION)", "store-config": _STORE_HELP,
+            "json": "print the manifest summary as JSON"})
 def fetch(c, version, dest=None, store_config=None, json_=False):
     """Download a published bundle and verify every file's digest; a tampered bundle is refused."""
     from pathlib import Path

@@ -32,6 +32,6 @@ def verify_bundle(bundle: Path) -> Manifest:
     extra = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()
                    and p.relative_to(bundle).as_posix() not in listed)
     if extra:
-        raise BundleError(f"{extra[0]}: in the bundle but not in its manifest" + (f" (and {len(extra) - 1} more)"
-                                                                                   if len(extra) > 1 else ""))
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise BundleError(f"{extra[0]}: in the bundle but not in its manifest{more}")
     return manifest
