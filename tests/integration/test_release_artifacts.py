@@ -1,7 +1,6 @@
 """build + publish + fetch through the tasks, against Azurite: what the Build - Artifacts pipeline does."""
 import hashlib
 import json
-import subprocess
 
 import pytest
 from invoke import Config, Context, Exit
@@ -9,13 +8,6 @@ from invoke import Config, Context, Exit
 from tasks import artifacts as artifact_tasks
 from toolkit.build.application import build_application
 from toolkit.paths import REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    target = tmp_path_factory.mktemp("clone") / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(target)], check=True)
-    return target
 
 
 def _tree(folder):

@@ -36,6 +36,13 @@ def test_errors_name_the_file_and_the_key(tmp_path, text, error):
     assert str(raised.value).startswith(str(path)) and error in str(raised.value)
 
 
+def test_the_azure_configuration_uses_entra_id_and_holds_no_secret():
+    from toolkit.paths import REPO_ROOT
+
+    config = load_store_config(REPO_ROOT / "environments" / "artifacts-azure.toml")
+    assert isinstance(config, BlobStoreConfig) and config.auth == "entra" and config.account_url.startswith("https://")
+
+
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nowhere.toml: artifact store configuration not found"):
         load_store_config(tmp_path / "nowhere.toml")
