@@ -5,10 +5,14 @@ tasks never loads Spark or a cloud SDK.
 """
 from invoke import Collection
 
-from tasks import artifacts, build, quality, rehearse
+from tasks import artifacts, build, local_cloud, quality, rehearse
 
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
+
+sandbox = Collection("sandbox")
+for sandbox_task in (local_cloud.up, local_cloud.status, local_cloud.down, local_cloud.reset):
+    sandbox.add_task(sandbox_task)
 
 ns = Collection()
 ns.add_task(build.build)
@@ -18,3 +22,4 @@ ns.add_task(artifacts.publish)
 ns.add_task(artifacts.fetch)
 ns.add_task(rehearse.rehearse)
 ns.add_collection(ops)
+ns.add_collection(sandbox)

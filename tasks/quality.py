@@ -3,7 +3,7 @@ from invoke import Exit, task
 
 
 @task(help={
-    "suite": "which tests: unit, integration or all (default: all)",
+    "suite": "which tests: unit, contract, integration or all (default: all)",
     "k": "only tests whose name matches this pytest -k expression",
     "coverage": "measure coverage (default on; --no-coverage to skip)",
     "fail-under": "fail if total coverage is below this percent (default: 85 for the full suite, none for a subset)",

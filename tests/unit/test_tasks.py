@@ -12,7 +12,8 @@ from tasks import quality as quality_tasks
 from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_task_calls
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = {"build", "test", "lint", "rehearse"}
+EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
+            "sandbox.down", "sandbox.reset"}
 
 
 def test_the_collection_has_every_task_with_a_docstring():
@@ -53,7 +54,7 @@ def test_test_task_subset_and_keyword():
 
 
 def test_test_task_rejects_an_unknown_suite():
-    with pytest.raises(Exit, match="unknown test suite 'smoke': expected one of unit, integration, all"):
+    with pytest.raises(Exit, match="unknown test suite 'smoke': expected one of unit, contract, integration, all"):
         quality_tasks.test(MockContext(run=Result(exited=0)), suite="smoke")
 
 
@@ -102,3 +103,39 @@ def test_a_pipeline_naming_a_missing_task_is_caught(tmp_path):
     (tmp_path / ".github" / "workflows" / "x.yml").write_text(workflow)
     assert [(c.file, c.task) for c in unknown_task_calls(tmp_path, tasks.ns.task_names)] == [
         (".github/workflows/x.yml", "deploy-moon")]
+
+
+def test_sandbox_reset_asks_first_and_yes_skips_the_question(monkeypatch, capsys):
+    import sandbox.lifecycle
+    from tasks import local_cloud
+
+    wiped = []
+    monkeypatch.setattr(sandbox.lifecycle, "reset", lambda home: wiped.append(home))
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    with pytest.raises(Exit, match="reset cancelled"):
+        local_cloud.reset(Context())
+    assert wiped == []
+    local_cloud.reset(Context(), yes=True)
+    assert len(wiped) == 1 and "no process running, no state left" in capsys.readouterr().out
+
+
+def test_sandbox_status_prints_each_service_and_its_endpoint(monkeypatch, capsys, tmp_path):
+    from tasks import local_cloud
+
+    monkeypatch.setattr("toolkit.paths.SANDBOX_HOME", tmp_path)
+    local_cloud.status(Context())
+    out = capsys.readouterr().out
+    assert "storage (Azurite)  stopped" in out and "control plane      stopped" in out
+    local_cloud.status(Context(), json_=True)
+    assert '"running": false' in capsys.readouterr().out
+
+
+def test_sandbox_up_reports_a_failure_in_one_line(monkeypatch):
+    import sandbox.lifecycle
+    from tasks import local_cloud
+
+    def fail(home, repo):
+        raise sandbox.lifecycle.SandboxError("azurite exited with code 1 before listening on 127.0.0.1:1")
+    monkeypatch.setattr(sandbox.lifecycle, "up", fail)
+    with pytest.raises(Exit, match="sandbox up failed: azurite exited with code 1"):
+        local_cloud.up(Context())

@@ -1,0 +1,43 @@
+"""How a client reaches a running sandbox: endpoints, the trust bundle and a credential, from its home."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.credential import SandboxCredential
+from sandbox.lifecycle import SandboxError, status
+from sandbox.server import Identity
+
+
+@dataclass(frozen=True)
+class SandboxConnection:
+    control_url: str
+    blob_port: int
+    trust_bundle: str
+    identity: Identity
+
+    @classmethod
+    def from_home(cls, home: Path) -> "SandboxConnection":
+        current = status(home)
+        if not (current["storage"]["running"] and current["control"]["running"]):
+            raise SandboxError(f"the sandbox in {home} is not running: start it with `inv sandbox.up`")
+        blob_port = int(next(iter(current["storage"]["accounts"].values())).split(":")[2].split("/")[0])
+        return cls(current["control"]["url"], blob_port, current["trust_bundle"], Identity.load_or_create(home))
+
+    def credential(self) -> SandboxCredential:
+        return SandboxCredential(f"{self.control_url}/{self.identity.tenant_id}/oauth2/v2.0/token",
+                                 self.identity.client_id, self.identity.client_secret, verify=self.trust_bundle)
+
+    def storage_connection_string(self, account: str) -> str:
+        key = self.identity.storage_keys[account]
+        return (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
+                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{account};")
+
+    def ensure_vault(self, name: str) -> str:
+        import requests
+
+        token = self.credential().get_token("https://management.azure.com/.default").token
+        response = requests.put(f"{self.control_url}/admin/keyvaults/{name}", verify=self.trust_bundle,
+                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        response.raise_for_status()
+        return response.json()["vaultUri"]

@@ -1,0 +1,142 @@
+"""Starting, inspecting and stopping the sandbox: Azurite (one account per environment's lake plus a
+shared one) and the control-plane process, both detached from the caller, with their state under
+one home folder (.sandbox/ by default) that survives `down`/`up` until `reset`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sandbox.azurite import Azurite, free_port
+from sandbox.server import HOST, Identity
+from sandbox.tls import ensure_tls
+
+# Lakes of qa, staging and prod, and the shared account (integration-test data, artifact store).
+STORAGE_ACCOUNTS = ("sbxqa", "sbxstaging", "sbxprod", "sbxshared")
+RUN_FILE = "run.json"
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours has exited
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def _read_run(home: Path) -> dict[str, Any]:
+    path = home / RUN_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for_health(url: str, trust: Path, process: subprocess.Popen, timeout: float = 20.0) -> dict:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"the sandbox server exited with code {process.returncode} while starting "
+                               f"(see {url})")
+        try:
+            return requests.get(f"{url}/health", verify=str(trust), timeout=1).json()
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SandboxError(f"the sandbox server did not answer {url}/health within {timeout:.0f}s")
+
+
+def up(home: Path, repo: Path) -> dict[str, Any]:
+    """Start whatever is not running; running services are left alone. Returns :func:`status`."""
+    home.mkdir(parents=True, exist_ok=True)
+    identity = Identity.load_or_create(home, STORAGE_ACCOUNTS)
+    tls = ensure_tls(home / "tls")
+    run = _read_run(home)
+    azurite = run.get("azurite", {})
+    if not (azurite.get("pid") and _alive(azurite["pid"])):
+        port = azurite.get("blob_port") or free_port()
+        server = Azurite(repo, port=port if not _port_open(port) else free_port(), accounts=identity.storage_keys,
+                         location=home / "azurite").start()
+        run["azurite"] = {"pid": server.process.pid, "blob_port": server.port}
+    control = run.get("server", {})
+    if not (control.get("pid") and _alive(control["pid"])):
+        port = control.get("port") or free_port()
+        port = port if not _port_open(port) else free_port()
+        log = (home / "server.log").open("ab")
+        process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port)],
+                                   cwd=repo, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process)
+        run["server"] = {"pid": process.pid, "port": port}
+    (home / RUN_FILE).write_text(json.dumps(run, indent=2))
+    return status(home)
+
+
+def status(home: Path) -> dict[str, Any]:
+    """Each service: running or not, and its endpoint. Never includes a key or secret."""
+    run = _read_run(home)
+    azurite, control = run.get("azurite", {}), run.get("server", {})
+    storage_up = bool(azurite.get("pid")) and _alive(azurite["pid"]) and _port_open(azurite.get("blob_port", 0))
+    server_up = bool(control.get("pid")) and _alive(control["pid"]) and _port_open(control.get("port", 0))
+    keyvaults = {}
+    services_file = home / "services.json"
+    if services_file.exists():
+        keyvaults = {n: f"https://{HOST}:{p}" for n, p in json.loads(services_file.read_text())["keyvaults"].items()}
+    return {
+        "home": str(home),
+        "storage": {"running": storage_up, "pid": azurite.get("pid"),
+                    "accounts": {a: f"http://{HOST}:{azurite.get('blob_port')}/{a}" for a in STORAGE_ACCOUNTS}
+                    if azurite else {}},
+        "control": {"running": server_up, "pid": control.get("pid"),
+                    "url": f"https://{HOST}:{control['port']}" if control else None},
+        "keyvaults": keyvaults,
+        "trust_bundle": str(home / "tls" / "trust-bundle.pem"),
+    }
+
+
+def down(home: Path, timeout: float = 10.0) -> list[int]:
+    """Stop every sandbox process (and its children); returns the pids stopped. State is kept."""
+    run = _read_run(home)
+    pids = [s["pid"] for s in (run.get("azurite", {}), run.get("server", {})) if s.get("pid") and _alive(s["pid"])]
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in [p for p in pids if _alive(p)]:
+        os.killpg(pid, signal.SIGKILL)
+    for key in ("azurite", "server"):
+        run.get(key, {}).pop("pid", None)
+    if run:
+        (home / RUN_FILE).write_text(json.dumps(run, indent=2))
+    return pids
+
+
+def reset(home: Path) -> None:
+    """Stop everything and forget all state (secrets, storage, certificates)."""
+    down(home)
+    shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,194 @@
+"""The sandbox's control-plane process: the token endpoint and admin API on the main port, and
+one HTTPS listener per Key Vault (a vault is the root of its own URL, as in Azure).
+
+    python -m sandbox.server --home .sandbox [--port N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox.auth import TokenAuthority
+from sandbox.http import ApiError, Faults, Service, anonymous, json_response
+from sandbox.keyvault import KeyVaultService
+from sandbox.state import JsonState
+from sandbox.tls import TlsFiles, ensure_tls
+
+HOST = "127.0.0.1"
+SERVICES = ("control", "keyvault")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The sandbox tenant, its one client (service principal) and the token signing key."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    signing_key: str
+    storage_keys: dict[str, str]
+
+    @classmethod
+    def load_or_create(cls, home: Path, storage_accounts: tuple[str, ...] = ()) -> "Identity":
+        path = home / "identity.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        import base64
+
+        identity = cls(str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32), secrets.token_hex(32),
+                       {a: base64.b64encode(secrets.token_bytes(64)).decode() for a in storage_accounts})
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(identity.__dict__))
+        path.chmod(0o600)
+        return identity
+
+    def authority(self) -> TokenAuthority:
+        return TokenAuthority(self.signing_key.encode(), self.tenant_id, self.client_id, self.client_secret)
+
+
+class ControlService(Service):
+    name = "control"
+    url_map = Map([
+        Rule("/health", endpoint="health", methods=["GET"]),
+        Rule("/<tenant>/oauth2/v2.0/token", endpoint="token", methods=["POST"]),
+        Rule("/admin/keyvaults", endpoint="list_vaults", methods=["GET"]),
+        Rule("/admin/keyvaults/<name>", endpoint="create_vault", methods=["PUT"]),
+        Rule("/admin/faults/<service>", endpoint="set_faults", methods=["PUT"]),
+    ])
+
+    def __init__(self, sandbox: "Sandbox"):
+        super().__init__(sandbox.authority, sandbox.faults_for)
+        self.sandbox = sandbox
+
+    @anonymous
+    def health(self, request: Request) -> Response:
+        return json_response({"status": "ok", "keyvaults": self.sandbox.vault_urls()})
+
+    @anonymous
+    def token(self, request: Request, tenant: str) -> Response:
+        form = request.form
+        if tenant != self.authority.tenant_id:
+            return json_response({"error": "invalid_request", "error_description": f"AADSTS90002: Tenant '{tenant}' "
+                                  "not found."}, 400)
+        if form.get("grant_type") != "client_credentials":
+            return json_response({"error": "unsupported_grant_type",
+                                  "error_description": "AADSTS70003: only client_credentials is supported."}, 400)
+        if not self.authority.client_is_valid(form.get("client_id"), form.get("client_secret")):
+            return json_response({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client "
+                                  "secret provided."}, 401)
+        token, expires = self.authority.issue(form.get("scope", ""))
+        return json_response({"token_type": "Bearer", "expires_in": self.authority.lifetime_s,
+                              "ext_expires_in": self.authority.lifetime_s, "access_token": token})
+
+    def list_vaults(self, request: Request) -> Response:
+        return json_response({"value": [{"name": n, "vaultUri": u} for n, u in self.sandbox.vault_urls().items()]})
+
+    def create_vault(self, request: Request, name: str) -> Response:
+        return json_response({"name": name, "vaultUri": self.sandbox.ensure_vault(name)})
+
+    def set_faults(self, request: Request, service: str) -> Response:
+        if service not in SERVICES:
+            raise ApiError(400, "InvalidService", f"unknown service {service!r}: expected one of {SERVICES}")
+        settings = request.get_json(silent=True) or {}
+        allowed = {"rate_429", "rate_503", "latency_ms", "retry_after_s", "seed"}
+        if set(settings) - allowed:
+            raise ApiError(400, "InvalidFaults", f"unknown settings {sorted(set(settings) - allowed)}")
+        with self.sandbox.services.update() as data:
+            data["faults"][service] = settings
+        return json_response({"service": service, **settings})
+
+
+class Sandbox:
+    """All listeners of one sandbox home; state lives in ``home`` and survives restarts."""
+
+    def __init__(self, home: Path, port: int = 0):
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
+        self.home = home
+        self.identity = Identity.load_or_create(home)
+        self.authority = self.identity.authority()
+        self.tls: TlsFiles = ensure_tls(home / "tls")
+        self.services = JsonState(home / "services.json", lambda: {"keyvaults": {}, "faults": {}, "port": 0})
+        self.keyvault_state = JsonState(home / "keyvault.json", dict)
+        self._servers: dict[str, object] = {}
+        self._lock = threading.RLock()
+        self._faults: dict[str, Faults] = {}
+        self.port = self._listen("control", ControlService(self), port or self.services.read()["port"])
+        with self.services.update() as data:
+            data["port"] = self.port
+        for name, vault_port in self.services.read()["keyvaults"].items():
+            self._listen(f"keyvault:{name}", self._vault_app(name), vault_port)
+
+    @property
+    def url(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+    def faults_for(self, service: str) -> Faults:
+        settings = self.services.read()["faults"].get(service, {})
+        key = json.dumps(settings, sort_keys=True)
+        cached = self._faults.get(service)
+        if cached is None or getattr(cached, "_key", None) != key:
+            cached = Faults(**settings)
+            cached._key = key
+            self._faults[service] = cached
+        return cached
+
+    def _vault_app(self, name: str) -> KeyVaultService:
+        return KeyVaultService(name, self.keyvault_state, self.authority, self.faults_for)
+
+    def _listen(self, name: str, app, port: int) -> int:
+        try:
+            server = make_server(HOST, port, app, threaded=True,
+                                 ssl_context=(str(self.tls.server_cert), str(self.tls.server_key)))
+        except OSError:  # the remembered port is taken: take any
+            server = make_server(HOST, 0, app, threaded=True,
+                                 ssl_context=(str(self.tls.server_cert), str(self.tls.server_key)))
+        threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
+        self._servers[name] = server
+        return server.server_port
+
+    def ensure_vault(self, name: str) -> str:
+        with self._lock:
+            known = self.services.read()["keyvaults"]
+            if name not in known:
+                port = self._listen(f"keyvault:{name}", self._vault_app(name), 0)
+                with self.services.update() as data:
+                    data["keyvaults"][name] = port
+            return self.vault_urls()[name]
+
+    def vault_urls(self) -> dict[str, str]:
+        return {name: f"https://{HOST}:{self._servers[f'keyvault:{name}'].server_port}"
+                for name in self.services.read()["keyvaults"]}
+
+    def shutdown(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    sandbox = Sandbox(args.home, args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(json.dumps({"url": sandbox.url}), flush=True)
+    stop.wait()
+    sandbox.shutdown()
+
+
+if __name__ == "__main__":
+    main()
