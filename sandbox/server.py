@@ -20,13 +20,14 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox.auth import TokenAuthority
+from sandbox.databricks.service import DatabricksService
 from sandbox.http import ApiError, Faults, Service, anonymous, json_response
 from sandbox.keyvault import KeyVaultService
 from sandbox.state import JsonState
 from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
-SERVICES = ("control", "keyvault")
+SERVICES = ("control", "keyvault", "databricks")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class ControlService(Service):
         Rule("/<tenant>/oauth2/v2.0/token", endpoint="token", methods=["POST"]),
         Rule("/admin/keyvaults", endpoint="list_vaults", methods=["GET"]),
         Rule("/admin/keyvaults/<name>", endpoint="create_vault", methods=["PUT"]),
+        Rule("/admin/workspaces", endpoint="list_workspaces", methods=["GET"]),
+        Rule("/admin/workspaces/<name>", endpoint="create_workspace", methods=["PUT"]),
         Rule("/admin/faults/<service>", endpoint="set_faults", methods=["PUT"]),
     ])
 
@@ -73,7 +76,8 @@ class ControlService(Service):
 
     @anonymous
     def health(self, request: Request) -> Response:
-        return json_response({"status": "ok", "keyvaults": self.sandbox.vault_urls()})
+        return json_response({"status": "ok", "keyvaults": self.sandbox.vault_urls(),
+                              "workspaces": self.sandbox.workspace_urls()})
 
     @anonymous
     def token(self, request: Request, tenant: str) -> Response:
@@ -97,6 +101,13 @@ class ControlService(Service):
     def create_vault(self, request: Request, name: str) -> Response:
         return json_response({"name": name, "vaultUri": self.sandbox.ensure_vault(name)})
 
+    def list_workspaces(self, request: Request) -> Response:
+        return json_response({"value": [{"name": n, "workspaceUrl": u}
+                                        for n, u in self.sandbox.workspace_urls().items()]})
+
+    def create_workspace(self, request: Request, name: str) -> Response:
+        return json_response({"name": name, "workspaceUrl": self.sandbox.ensure_workspace(name)})
+
     def set_faults(self, request: Request, service: str) -> Response:
         if service not in SERVICES:
             raise ApiError(400, "InvalidService", f"unknown service {service!r}: expected one of {SERVICES}")
@@ -118,8 +129,11 @@ class Sandbox:
         self.identity = Identity.load_or_create(home)
         self.authority = self.identity.authority()
         self.tls: TlsFiles = ensure_tls(home / "tls")
-        self.services = JsonState(home / "services.json", lambda: {"keyvaults": {}, "faults": {}, "port": 0})
+        self.services = JsonState(home / "services.json",
+                                  lambda: {"keyvaults": {}, "workspaces": {}, "faults": {}, "port": 0})
         self.keyvault_state = JsonState(home / "keyvault.json", dict)
+        self.databricks_state = JsonState(home / "databricks.json", dict)
+        self._workspaces: dict[str, DatabricksService] = {}
         self._servers: dict[str, object] = {}
         self._lock = threading.RLock()
         self._faults: dict[str, Faults] = {}
@@ -128,6 +142,8 @@ class Sandbox:
             data["port"] = self.port
         for name, vault_port in self.services.read()["keyvaults"].items():
             self._listen(f"keyvault:{name}", self._vault_app(name), vault_port)
+        for name, workspace in self.services.read().get("workspaces", {}).items():
+            self._listen(f"databricks:{name}", self._workspace_app(name, workspace["id"]), workspace["port"])
 
     @property
     def url(self) -> str:
@@ -157,6 +173,31 @@ class Sandbox:
         self._servers[name] = server
         return server.server_port
 
+    def _workspace_app(self, name: str, workspace_id: int) -> DatabricksService:
+        app = DatabricksService(name, workspace_id, self.databricks_state, self.home / "databricks" / name,
+                                self.authority, self.faults_for, keyvault_reader=self.vault_secrets)
+        self._workspaces[name] = app
+        return app
+
+    def vault_secrets(self, vault_resource_id: str) -> dict[str, str]:
+        """Latest enabled value of every secret of a vault (named by its resource id), for KV-backed scopes."""
+        vault = self.keyvault_state.read().get(vault_resource_id.rstrip("/").rsplit("/", 1)[-1], {})
+        return {name: secret["versions"][-1]["value"] for name, secret in vault.get("secrets", {}).items()
+                if secret["versions"][-1]["attributes"].get("enabled", True)}
+
+    def ensure_workspace(self, name: str) -> str:
+        with self._lock:
+            if name not in self.services.read().get("workspaces", {}):
+                workspace_id = 1000000000000000 + len(self.services.read().get("workspaces", {})) + 1
+                port = self._listen(f"databricks:{name}", self._workspace_app(name, workspace_id), 0)
+                with self.services.update() as data:
+                    data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id}
+            return self.workspace_urls()[name]
+
+    def workspace_urls(self) -> dict[str, str]:
+        return {name: f"https://{HOST}:{self._servers[f'databricks:{name}'].server_port}"
+                for name in self.services.read().get("workspaces", {})}
+
     def ensure_vault(self, name: str) -> str:
         with self._lock:
             known = self.services.read()["keyvaults"]
@@ -171,6 +212,8 @@ class Sandbox:
                 for name in self.services.read()["keyvaults"]}
 
     def shutdown(self) -> None:
+        for workspace in self._workspaces.values():
+            workspace.stop_clusters()
         for server in self._servers.values():
             server.shutdown()
             server.server_close()

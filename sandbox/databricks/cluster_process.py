@@ -1,0 +1,91 @@
+"""One sandbox cluster: a long-lived Python process that runs notebooks on its own local SparkSession.
+
+Like a Databricks cluster, it keeps what it has imported: a library installed while it runs is
+importable from then on, but a package already imported stays at its old version until the
+cluster restarts (a new process). Internal to the sandbox: plain HTTP on loopback.
+
+    python -m sandbox.databricks.cluster_process --port N
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox.http import json_response
+
+
+class _LazySpark:
+    """The notebook's ``spark``: the session starts on first use, so notebooks that never touch Spark
+    (and clusters that never run one) do not pay for it; later runs reuse it, like a warm cluster."""
+
+    def __init__(self) -> None:
+        self._session = None
+
+    def __getattr__(self, name: str):
+        if self._session is None:
+            from sandbox.notebook.spark import local_spark_session
+
+            self._session = local_spark_session("sandbox-cluster")
+        return getattr(self._session, name)
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spark = _LazySpark()
+        self.url_map = Map([Rule("/libraries", endpoint="libraries", methods=["POST"]),
+                            Rule("/run", endpoint="run", methods=["POST"]),
+                            Rule("/health", endpoint="health", methods=["GET"])])
+
+    def libraries(self, request: Request) -> Response:
+        for path in (request.get_json() or {}).get("paths", []):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        return json_response({"sys_path": [p for p in sys.path if p.endswith(".whl")]})
+
+    def run(self, request: Request) -> Response:
+        from sandbox.notebook.runner import LocalRuntime, NotebookFailed
+
+        body = request.get_json() or {}
+        with self._lock:  # one notebook at a time, as one driver REPL
+            runtime = LocalRuntime(self._spark, secrets=body.get("secrets") or {},
+                                   mounts={k: Path(v) for k, v in (body.get("mounts") or {}).items()},
+                                   dbfs_root=Path(body["dbfs_root"]))
+            try:
+                result = runtime.run(Path(body["notebook"]), body.get("parameters") or {})
+            except NotebookFailed as failed:
+                trace = "".join(traceback.format_exception(failed.error))
+                return json_response({"error": str(failed), "error_trace": trace})
+            except Exception as error:  # the runtime itself failed: report, stay up
+                return json_response({"error": f"{type(error).__name__}: {error}",
+                                      "error_trace": traceback.format_exc()})
+        return json_response({"exit_value": result.exit_value, "duration_s": result.duration_s})
+
+    def health(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        endpoint, args = self.url_map.bind_to_environ(environ).match()
+        return getattr(self, endpoint)(request, **args)(environ, start_response)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    make_server("127.0.0.1", args.port, Cluster(), threaded=True).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
