@@ -21,28 +21,22 @@ from werkzeug.wrappers import Request, Response
 from sandbox.http import json_response
 
 
-class _LazySpark:
-    """The notebook's ``spark``: the session starts on first use, so notebooks that never touch Spark
-    (and clusters that never run one) do not pay for it; later runs reuse it, like a warm cluster."""
-
-    def __init__(self) -> None:
-        self._session = None
-
-    def __getattr__(self, name: str):
-        if self._session is None:
-            from sandbox.notebook.spark import local_spark_session
-
-            self._session = local_spark_session("sandbox-cluster")
-        return getattr(self._session, name)
-
-
 class Cluster:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spark = _LazySpark()
+        self._spark = None
         self.url_map = Map([Rule("/libraries", endpoint="libraries", methods=["POST"]),
                             Rule("/run", endpoint="run", methods=["POST"]),
                             Rule("/health", endpoint="health", methods=["GET"])])
+
+    def spark(self):
+        """The driver's SparkSession, started by the first run and kept, as on a warm cluster: a notebook
+        finds it active before its first cell, as on Databricks."""
+        if self._spark is None:
+            from sandbox.notebook.spark import local_spark_session
+
+            self._spark = local_spark_session("sandbox-cluster")
+        return self._spark
 
     def libraries(self, request: Request) -> Response:
         for path in (request.get_json() or {}).get("paths", []):
@@ -55,7 +49,7 @@ class Cluster:
 
         body = request.get_json() or {}
         with self._lock:  # one notebook at a time, as one driver REPL
-            runtime = LocalRuntime(self._spark, secrets=body.get("secrets") or {},
+            runtime = LocalRuntime(self.spark(), secrets=body.get("secrets") or {},
                                    mounts={k: Path(v) for k, v in (body.get("mounts") or {}).items()},
                                    dbfs_root=Path(body["dbfs_root"]))
             try:

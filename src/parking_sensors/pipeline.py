@@ -11,7 +11,7 @@ from typing import Any
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType, _parse_datatype_string as _parse_type
+from pyspark.sql.types import StructField, StructType
 
 from parking_sensors import __version__, quality
 from parking_sensors.dimension import DimensionSpec, empty_dimension
@@ -39,7 +39,7 @@ SENSOR_TABLE, BAY_TABLE = "parking_sensor", "parking_bay"
 def setup(spark: SparkSession, lake: Lake) -> dict[str, Any]:
     """Create each missing dimension holding only its unknown member; existing ones are left alone."""
     interim_types = {**INTERIM_SENSOR_COLUMNS, **INTERIM_BAY_COLUMNS}
-    typed_like = StructType([StructField(c, _parse_type(t)) for c, t in interim_types.items()])
+    typed_like = StructType([StructField(c, t) for c, t in interim_types.items()])
     created = []
     for d in DIMENSIONS:
         if lake.read(spark, WAREHOUSE, d.name) is None:

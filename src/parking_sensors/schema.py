@@ -1,5 +1,5 @@
 """Shapes of the raw extracts and of the tables the pipeline writes."""
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType, TimestampType
 
 # The open-data API returns every value as a string; geometry objects are kept as their raw
 # JSON text (Spark stores an object read into a string field verbatim).
@@ -36,7 +36,7 @@ LON_RANGE = (-180.0, 180.0)
 UNKNOWN_KEY = -1
 
 # Interim (standardized) column types, which the dimensions inherit.
-INTERIM_SENSOR_COLUMNS = {"bay_id": "int", "st_marker_id": "string", "status": "string", "lat": "double",
-                          "lon": "double", "location": "string"}
-INTERIM_BAY_COLUMNS = {"bay_id": "int", "last_edit": "timestamp", "rd_seg_id": "int", "rd_seg_dsc": "string",
-                       "the_geom": "string"}
+INTERIM_SENSOR_COLUMNS = {"bay_id": IntegerType(), "st_marker_id": StringType(), "status": StringType(),
+                          "lat": DoubleType(), "lon": DoubleType(), "location": StringType()}
+INTERIM_BAY_COLUMNS = {"bay_id": IntegerType(), "last_edit": TimestampType(), "rd_seg_id": IntegerType(),
+                       "rd_seg_dsc": StringType(), "the_geom": StringType()}
