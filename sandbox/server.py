@@ -19,6 +19,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from sandbox.arm import ArmService
 from sandbox.auth import TokenAuthority
 from sandbox.databricks.service import DatabricksService
 from sandbox.http import ApiError, Faults, Service, anonymous, json_response
@@ -27,7 +28,7 @@ from sandbox.state import JsonState
 from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
-SERVICES = ("control", "keyvault", "databricks")
+SERVICES = ("control", "keyvault", "databricks", "arm")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ControlService(Service):
 
     @anonymous
     def health(self, request: Request) -> Response:
-        return json_response({"status": "ok", "keyvaults": self.sandbox.vault_urls(),
+        return json_response({"status": "ok", "arm": self.sandbox.arm_url, "keyvaults": self.sandbox.vault_urls(),
                               "workspaces": self.sandbox.workspace_urls()})
 
     @anonymous
@@ -133,6 +134,7 @@ class Sandbox:
                                   lambda: {"keyvaults": {}, "workspaces": {}, "faults": {}, "port": 0})
         self.keyvault_state = JsonState(home / "keyvault.json", dict)
         self.databricks_state = JsonState(home / "databricks.json", dict)
+        self.arm_state = JsonState(home / "arm.json", dict)
         self._workspaces: dict[str, DatabricksService] = {}
         self._servers: dict[str, object] = {}
         self._lock = threading.RLock()
@@ -142,6 +144,10 @@ class Sandbox:
             data["port"] = self.port
         for name, vault_port in self.services.read()["keyvaults"].items():
             self._listen(f"keyvault:{name}", self._vault_app(name), vault_port)
+        self.arm_port = self._listen("arm", ArmService(self.arm_state, self.authority, self.faults_for, self),
+                                     self.services.read().get("arm_port", 0))
+        with self.services.update() as data:
+            data["arm_port"] = self.arm_port
         for name, workspace in self.services.read().get("workspaces", {}).items():
             self._listen(f"databricks:{name}", self._workspace_app(name, workspace["id"]), workspace["port"])
 
@@ -178,6 +184,16 @@ class Sandbox:
                                 self.authority, self.faults_for, keyvault_reader=self.vault_secrets)
         self._workspaces[name] = app
         return app
+
+    @property
+    def arm_url(self) -> str:
+        return f"https://{HOST}:{self.arm_port}"
+
+    def read_vault_secret(self, vault_url: str, name: str) -> str | None:
+        """The latest value of a secret, for a service of the sandbox that reads Key Vault (ADF)."""
+        by_url = {url.rstrip("/"): vault for vault, url in self.vault_urls().items()}
+        vault = by_url.get(vault_url.rstrip("/"))
+        return self.vault_secrets(vault).get(name) if vault else None
 
     def vault_secrets(self, vault_resource_id: str) -> dict[str, str]:
         """Latest enabled value of every secret of a vault (named by its resource id), for KV-backed scopes."""

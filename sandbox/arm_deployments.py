@@ -1,0 +1,244 @@
+"""ARM deployments of the sandbox: PUT answered 201 with Azure-AsyncOperation and run in the background to
+Succeeded or Failed, validate, what-if (202 + Location) with change types, and outputs. A deployment
+creates the sandbox resources it declares: key vaults and Databricks workspaces get live endpoints,
+factories appear in Data Factory, storage accounts and containers are recorded."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import datetime, timezone
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from sandbox.arm_template import TemplateContext, TemplateError, resource_id
+from sandbox.expression_language import ExpressionError
+from sandbox.http import ApiError, json_response
+
+SUPPORTED = ("Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/blobServices/containers",
+             "Microsoft.KeyVault/vaults", "Microsoft.DataFactory/factories", "Microsoft.Databricks/workspaces")
+
+
+def rules(group_path: str) -> list[Rule]:
+    base = f"{group_path}/providers/Microsoft.Resources/deployments/<name>"
+    return [Rule(base, endpoint="deployment_put", methods=["PUT"]),
+            Rule(base, endpoint="deployment_get", methods=["GET"]),
+            Rule(f"{base}/operationStatuses/<operation>", endpoint="deployment_operation", methods=["GET"]),
+            Rule(f"{base}/validate", endpoint="deployment_validate", methods=["POST"]),
+            Rule(f"{base}/whatIf", endpoint="deployment_what_if", methods=["POST"]),
+            Rule(f"{base}/whatIfResults/<operation>", endpoint="deployment_what_if_result", methods=["GET"])]
+
+
+class _Unknown(dict):
+    """What reference() gives during what-if for a resource not deployed yet: any property, unknown."""
+
+    def __missing__(self, key):
+        return _Unknown()
+
+    def __str__(self) -> str:
+        return "[unknown until deployed]"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Deployments:
+    """Mixin of the ARM service. Expects ``self.state``, ``self.group``, ``self.sandbox``, ``self.authority``."""
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def _context(self, data: dict, subscription: str, group: dict, body: dict, what_if: bool) -> TemplateContext:
+        properties = body.get("properties") or {}
+        template = properties.get("template")
+        if not isinstance(template, dict):
+            raise TemplateError("$.properties.template: a deployment needs an inline template")
+        resources = data.setdefault("resources", {})
+
+        def reference(target: str, full: bool) -> dict:
+            found = resources.get(target.lower()) or next(
+                (r for r in resources.values() if r["name"] == target), None)
+            if found is None:
+                if what_if:
+                    return _Unknown()
+                raise ExpressionError(f"reference('{target}'): the resource is not deployed")
+            return found if full else found["properties"]
+        return TemplateContext(template, properties.get("parameters") or {}, subscription, self.authority.tenant_id,
+                               group, reference)
+
+    def _plan(self, context: TemplateContext, subscription: str, group: str) -> list[tuple[str, dict, int]]:
+        """(resource id, template resource, index) in dependency order."""
+        planned = {}
+        for index, resource in enumerate(context.template.get("resources") or []):
+            kind = context.resolve(resource.get("type"), f"$.resources[{index}].type")
+            if kind not in SUPPORTED:
+                raise TemplateError(f"$.resources[{index}].type: the sandbox cannot deploy {kind} (it deploys "
+                                    f"{', '.join(SUPPORTED)})")
+            name = context.resolve(resource.get("name"), f"$.resources[{index}].name")
+            rid = resource_id(subscription, group, kind, *name.split("/"))
+            depends = [context.resolve(d, f"$.resources[{index}].dependsOn") for d in resource.get("dependsOn") or []]
+            planned[rid.lower()] = (rid, resource, index, [d.lower() for d in depends])
+        ordered, done = [], set()
+
+        def visit(key, trail):
+            if key in done:
+                return
+            if key in trail:
+                raise TemplateError(f"$.resources: circular dependsOn through {planned[key][0]}")
+            for dependency in planned[key][3]:
+                if dependency in planned:
+                    visit(dependency, trail | {key})
+            done.add(key)
+            ordered.append(planned[key][:3])
+        for key in planned:
+            visit(key, frozenset())
+        return ordered
+
+    def _provision(self, data: dict, subscription: str, group: str, rid: str, kind: str, name: str,
+                   resolved: dict) -> dict:
+        properties = dict(resolved.get("properties") or {})
+        record = {"id": rid, "type": kind, "name": name, "location": resolved.get("location"),
+                  "tags": resolved.get("tags") or {}, "properties": properties}
+        for field in ("sku", "kind"):
+            if field in resolved:
+                record[field] = resolved[field]
+        existing = data["resources"].get(rid.lower())
+        if kind == "Microsoft.KeyVault/vaults":
+            properties["vaultUri"] = self.sandbox.ensure_vault(name) + "/"
+        elif kind == "Microsoft.Databricks/workspaces":
+            url = self.sandbox.ensure_workspace(name)
+            properties["workspaceUrl"] = url.removeprefix("https://")
+            properties["workspaceId"] = str(self.sandbox.services.read()["workspaces"][name]["id"])
+        elif kind == "Microsoft.DataFactory/factories":
+            principal = (existing or {}).get("identity", {}).get("principalId") or str(uuid.uuid4())
+            record["identity"] = {"type": "SystemAssigned", "principalId": principal,
+                                  "tenantId": self.authority.tenant_id}
+            self.ensure_factory(data, subscription, group, name, resolved.get("location") or "", principal)
+        elif kind == "Microsoft.Storage/storageAccounts":
+            properties["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/",
+                                              "dfs": f"https://{name}.dfs.core.windows.net/"}
+        properties["provisioningState"] = "Succeeded"
+        data["resources"][rid.lower()] = record
+        return record
+
+    def _deploy(self, key: str, subscription: str, group_name: str, body: dict) -> None:
+        try:
+            with self.state.update() as data:
+                group = self.group(data, subscription, group_name)
+                context = self._context(data, subscription, group, body, what_if=False)
+                created = []
+                for rid, resource, index in self._plan(context, subscription, group["name"]):
+                    resolved = context.resolve(resource, f"$.resources[{index}]")
+                    created.append(self._provision(data, subscription, group["name"], rid, resolved["type"],
+                                                   resolved["name"], resolved))
+                outputs = {n: {"type": o.get("type"), "value": context.resolve(o.get("value"), f"$.outputs.{n}")}
+                           for n, o in (context.template.get("outputs") or {}).items()}
+                deployment = data["deployments"][key]
+                deployment["properties"].update(provisioningState="Succeeded", outputs=outputs, timestamp=_now(),
+                                                outputResources=[{"id": r["id"]} for r in created])
+                data["operations"][deployment["operation"]] = {"status": "Succeeded"}
+        except (TemplateError, ApiError) as error:
+            message = str(error) if isinstance(error, TemplateError) else error.message
+            with self.state.update() as data:
+                deployment = data["deployments"][key]
+                failure = {"code": "InvalidTemplate" if isinstance(error, TemplateError) else error.code,
+                           "message": message}
+                deployment["properties"].update(provisioningState="Failed", error=failure, timestamp=_now())
+                data["operations"][deployment["operation"]] = {"status": "Failed", "error": failure}
+
+    # -- endpoints ---------------------------------------------------------------------------------
+    def _deployment_key(self, subscription: str, group: str, name: str) -> str:
+        return f"{subscription}/{group.lower()}/{name}"
+
+    def _deployment_body(self, subscription: str, group: str, name: str, deployment: dict) -> dict:
+        return {"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Resources/"
+                      f"deployments/{name}", "name": name, "type": "Microsoft.Resources/deployments",
+                "properties": deployment["properties"]}
+
+    def deployment_put(self, request: Request, subscription, rg_word, group, name) -> Response:
+        body = request.get_json(silent=True) or {}
+        mode = (body.get("properties") or {}).get("mode", "Incremental")
+        if mode != "Incremental":
+            raise ApiError(400, "InvalidDeploymentMode", f"the sandbox deploys in Incremental mode, not {mode}")
+        operation = uuid.uuid4().hex
+        key = self._deployment_key(subscription, group, name)
+        with self.state.update() as data:
+            self.group(data, subscription, group)
+            data.setdefault("deployments", {})[key] = {
+                "operation": operation, "properties": {"provisioningState": "Running", "mode": mode,
+                                                       "timestamp": _now(), "correlationId": str(uuid.uuid4())}}
+            data.setdefault("operations", {})[operation] = {"status": "Running"}
+            deployment = data["deployments"][key]
+        threading.Thread(target=self._deploy, args=(key, subscription, group, body), daemon=True,
+                         name=f"deployment-{name}").start()
+        status_url = (f"{request.host_url.rstrip('/')}{request.path}/operationStatuses/{operation}"
+                      f"?api-version={request.args['api-version']}")
+        return json_response(self._deployment_body(subscription, group, name, deployment), 201,
+                             {"Azure-AsyncOperation": status_url, "Retry-After": "1"})
+
+    def deployment_get(self, request: Request, subscription, rg_word, group, name) -> Response:
+        deployment = self.state.read().get("deployments", {}).get(self._deployment_key(subscription, group, name))
+        if deployment is None:
+            raise ApiError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
+        return json_response(self._deployment_body(subscription, group, name, deployment))
+
+    def deployment_operation(self, request: Request, subscription, rg_word, group, name, operation) -> Response:
+        status = self.state.read().get("operations", {}).get(operation)
+        if status is None:
+            raise ApiError(404, "OperationNotFound", f"Operation {operation} was not found.")
+        return json_response(status)
+
+    def deployment_validate(self, request: Request, subscription, rg_word, group, name) -> Response:
+        body = request.get_json(silent=True) or {}
+        data = self.state.read()
+        group_record = self.group(data, subscription, group)
+        try:
+            context = self._context(data, subscription, group_record, body, what_if=True)
+            planned = self._plan(context, subscription, group_record["name"])
+            for _, resource, index in planned:
+                context.resolve(resource, f"$.resources[{index}]")
+        except TemplateError as error:
+            raise ApiError(400, "InvalidTemplate", f"Deployment template validation failed: {error}") from None
+        return json_response({"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                                    f"Microsoft.Resources/deployments/{name}", "name": name,
+                              "properties": {"provisioningState": "Succeeded", "mode": "Incremental",
+                                             "validatedResources": [{"id": rid} for rid, _, _ in planned]}})
+
+    def deployment_what_if(self, request: Request, subscription, rg_word, group, name) -> Response:
+        body = request.get_json(silent=True) or {}
+        data = self.state.read()
+        group_record = self.group(data, subscription, group)
+        try:
+            context = self._context(data, subscription, group_record, body, what_if=True)
+            changes = []
+            for rid, resource, index in self._plan(context, subscription, group_record["name"]):
+                after = json.loads(json.dumps(context.resolve(resource, f"$.resources[{index}]"), default=str))
+                before = data.get("resources", {}).get(rid.lower())
+                if before is None:
+                    change = "Create"
+                else:
+                    wanted = {k: after.get(k) for k in ("location", "tags", "sku", "kind", "properties") if k in after}
+                    current = {k: before.get(k) for k in wanted}
+                    current_props = {k: v for k, v in (current.get("properties") or {}).items()
+                                     if k in (wanted.get("properties") or {})}
+                    if "properties" in current:
+                        current["properties"] = current_props
+                    change = "NoChange" if current == wanted else "Modify"
+                changes.append({"resourceId": rid, "changeType": change, "before": before, "after": after})
+            result = {"status": "Succeeded", "properties": {"changes": changes}}
+        except TemplateError as error:
+            result = {"status": "Failed", "error": {"code": "InvalidTemplate", "message": str(error)}}
+        operation = uuid.uuid4().hex
+        with self.state.update() as state:
+            state.setdefault("operations", {})[operation] = result
+        location = (f"{request.host_url.rstrip('/')}{request.path.rsplit('/', 1)[0]}/whatIfResults/{operation}"
+                    f"?api-version={request.args['api-version']}")
+        return Response(status=202, headers={"Location": location, "Retry-After": "1"})
+
+    def deployment_what_if_result(self, request: Request, subscription, rg_word, group, name, operation) -> Response:
+        result = self.state.read().get("operations", {}).get(operation)
+        if result is None:
+            raise ApiError(404, "OperationNotFound", f"Operation {operation} was not found.")
+        if result["status"] == "Failed":
+            return json_response({"error": result["error"]}, 400)
+        return json_response(result)
