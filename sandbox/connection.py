@@ -33,11 +33,17 @@ class SandboxConnection:
         return (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
                 f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{account};")
 
-    def ensure_vault(self, name: str) -> str:
+    def _admin_put(self, path: str) -> dict:
         import requests
 
         token = self.credential().get_token("https://management.azure.com/.default").token
-        response = requests.put(f"{self.control_url}/admin/keyvaults/{name}", verify=self.trust_bundle,
+        response = requests.put(f"{self.control_url}/admin/{path}", verify=self.trust_bundle,
                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
         response.raise_for_status()
-        return response.json()["vaultUri"]
+        return response.json()
+
+    def ensure_vault(self, name: str) -> str:
+        return self._admin_put(f"keyvaults/{name}")["vaultUri"]
+
+    def ensure_workspace(self, name: str) -> str:
+        return self._admin_put(f"workspaces/{name}")["workspaceUrl"]

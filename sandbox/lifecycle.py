@@ -99,10 +99,13 @@ def status(home: Path) -> dict[str, Any]:
     azurite, control = run.get("azurite", {}), run.get("server", {})
     storage_up = bool(azurite.get("pid")) and _alive(azurite["pid"]) and _port_open(azurite.get("blob_port", 0))
     server_up = bool(control.get("pid")) and _alive(control["pid"]) and _port_open(control.get("port", 0))
-    keyvaults = {}
+    keyvaults, workspaces, arm = {}, {}, None
     services_file = home / "services.json"
     if services_file.exists():
-        keyvaults = {n: f"https://{HOST}:{p}" for n, p in json.loads(services_file.read_text())["keyvaults"].items()}
+        services = json.loads(services_file.read_text())
+        keyvaults = {n: f"https://{HOST}:{p}" for n, p in services.get("keyvaults", {}).items()}
+        workspaces = {n: f"https://{HOST}:{w['port']}" for n, w in services.get("workspaces", {}).items()}
+        arm = f"https://{HOST}:{services['arm_port']}" if services.get("arm_port") else None
     return {
         "home": str(home),
         "storage": {"running": storage_up, "pid": azurite.get("pid"),
@@ -110,7 +113,9 @@ def status(home: Path) -> dict[str, Any]:
                     if azurite else {}},
         "control": {"running": server_up, "pid": control.get("pid"),
                     "url": f"https://{HOST}:{control['port']}" if control else None},
+        "arm": {"running": server_up, "url": arm},
         "keyvaults": keyvaults,
+        "databricks_workspaces": workspaces,
         "trust_bundle": str(home / "tls" / "trust-bundle.pem"),
     }
 

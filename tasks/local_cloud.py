@@ -21,8 +21,11 @@ def _print_status(status, as_json):
     for account, endpoint in storage["accounts"].items():
         print(f"  {account:<12} {endpoint}")
     print(f"control plane      {'running' if control['running'] else 'stopped'}  {control['url'] or ''}")
+    print(f"  ARM and Data Factory      {status['arm']['url'] or '(not started yet)'}")
     for vault, url in status["keyvaults"].items():
-        print(f"  key vault {vault:<20} {url}")
+        print(f"  key vault {vault:<16} {url}")
+    for workspace, url in status["databricks_workspaces"].items():
+        print(f"  databricks {workspace:<15} {url}")
     print(f"state in {status['home']}; clients trust {status['trust_bundle']}")
 
 
