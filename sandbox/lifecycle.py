@@ -85,7 +85,9 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
         port = control.get("port") or free_port()
         port = port if not _port_open(port) else free_port()
         log = (home / "server.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port)],
+        blob_endpoint = f"http://{HOST}:{run['azurite']['blob_port']}"
+        process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port),
+                                    "--blob-endpoint", blob_endpoint],
                                    cwd=repo, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process)
         run["server"] = {"pid": process.pid, "port": port}

@@ -124,9 +124,10 @@ class ControlService(Service):
 class Sandbox:
     """All listeners of one sandbox home; state lives in ``home`` and survives restarts."""
 
-    def __init__(self, home: Path, port: int = 0):
+    def __init__(self, home: Path, port: int = 0, blob_endpoint: str | None = None):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self.home = home
+        self.blob_endpoint = blob_endpoint  # Azurite's, e.g. http://127.0.0.1:10000 (accounts are paths)
         self.identity = Identity.load_or_create(home)
         self.authority = self.identity.authority()
         self.tls: TlsFiles = ensure_tls(home / "tls")
@@ -239,8 +240,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--blob-endpoint", help="Azurite's blob endpoint, for Data Factory copies")
     args = parser.parse_args()
-    sandbox = Sandbox(args.home, args.port)
+    sandbox = Sandbox(args.home, args.port, args.blob_endpoint)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -5,9 +5,9 @@ from sandbox.server import Sandbox
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    """The sandbox's control planes, in this process, with their state in a fresh home."""
-    server = Sandbox(tmp_path_factory.mktemp("sandbox-home"))
+def sandbox(tmp_path_factory, azurite):
+    """The sandbox's control planes, in this process, with their state in a fresh home and Azurite as storage."""
+    server = Sandbox(tmp_path_factory.mktemp("sandbox-home"), blob_endpoint=f"http://{azurite.host}:{azurite.port}")
     yield server
     server.shutdown()
 

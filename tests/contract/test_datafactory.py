@@ -179,3 +179,46 @@ def test_cancel_and_unknown_runs(factory):
     run_id = factory.pipelines.create_run(GROUP, FACTORY, "P_Two").run_id
     factory.pipeline_runs.cancel(GROUP, FACTORY, run_id)
     assert _wait(factory, run_id).status in ("Cancelled", "Succeeded")  # it may finish before the cancel lands
+
+
+def test_copy_lands_an_extract_with_the_projects_own_definitions(factory, platform, credential, sandbox, azurite):
+    from azure.storage.blob import BlobServiceClient
+
+    from sandbox.azurite import DEV_ACCOUNT, DEV_KEY
+    from tests.conftest import SAMPLE
+    from toolkit.paths import REPO_ROOT
+
+    trust = str(sandbox.tls.trust_bundle)
+    SecretClient(platform["vault"], credential, verify_challenge_resource=False, connection_verify=trust).set_secret(
+        "datalakeKey", DEV_KEY)
+    lake = BlobServiceClient.from_connection_string(azurite.connection_string()).get_container_client("datalake")
+    if not lake.exists():
+        lake.create_container()
+    extract = (SAMPLE / "MelbParkingSensorData.json").read_bytes()
+    lake.upload_blob("src/melbourne/MelbParkingSensorData.json", extract, overwrite=True)
+
+    service = __import__("json").loads((REPO_ROOT / "adf/linkedService/Ls_AdlsGen2_01.json").read_text())
+    service["properties"]["typeProperties"]["url"] = f"https://{DEV_ACCOUNT}.dfs.core.windows.net/"
+    factory.linked_services.create_or_update(GROUP, FACTORY, "Ls_AdlsGen2_01",
+                                             m.LinkedServiceResource.deserialize(service))
+    dataset = __import__("json").loads((REPO_ROOT / "adf/dataset/Ds_AdlsGen2_MelbParkingData.json").read_text())
+    factory.datasets.create_or_update(GROUP, FACTORY, dataset["name"], m.DatasetResource.deserialize(dataset))
+
+    def reference(folder):
+        return m.DatasetReference(type="DatasetReference", reference_name=dataset["name"], parameters={
+            "folderPath": folder, "fileName": "MelbParkingSensorData.json"})
+    copy = m.CopyActivity(name="Land", source=m.BinarySource(), sink=m.BinarySink(),
+                          inputs=[reference("src/melbourne")],
+                          outputs=[reference({"value": "@concat('lnd/', pipeline().RunId)", "type": "Expression"})])
+    factory.pipelines.create_or_update(GROUP, FACTORY, "P_Land", m.PipelineResource(activities=[copy]))
+    run = _wait(factory, factory.pipelines.create_run(GROUP, FACTORY, "P_Land").run_id)
+    assert run.status == "Succeeded", run.message
+    landed = _activities(factory, run.run_id)["Land"].output
+    assert (landed["filesWritten"], landed["dataWritten"]) == (1, len(extract))
+    assert lake.download_blob(f"lnd/{run.run_id}/MelbParkingSensorData.json").readall() == extract
+
+    SecretClient(platform["vault"], credential, verify_challenge_resource=False, connection_verify=trust).set_secret(
+        "datalakeKey", "d3Jvbmcta2V5")  # a wrong account key: the copy must fail, not land anything
+    failed = _wait(factory, factory.pipelines.create_run(GROUP, FACTORY, "P_Land").run_id)
+    assert failed.status == "Failed"
+    assert _activities(factory, failed.run_id)["Land"].error["errorCode"] == "UserErrorFailedBlobOperation"
