@@ -182,7 +182,8 @@ class Sandbox:
 
     def _workspace_app(self, name: str, workspace_id: int) -> DatabricksService:
         app = DatabricksService(name, workspace_id, self.databricks_state, self.home / "databricks" / name,
-                                self.authority, self.faults_for, keyvault_reader=self.vault_secrets)
+                                self.authority, self.faults_for, keyvault_reader=self.vault_secrets,
+                                blob_endpoint=self.blob_endpoint)
         self._workspaces[name] = app
         return app
 

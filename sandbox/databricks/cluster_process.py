@@ -21,6 +21,20 @@ from werkzeug.wrappers import Request, Response
 from sandbox.http import json_response
 
 
+def _local_paths(parameters: dict, mounts: dict[str, Path]) -> dict:
+    """Widget values that name a mounted path (/mnt/x, dbfs:/mnt/x, /dbfs/mnt/x) point at its local folder,
+    the way DBFS's FUSE mount serves them on Databricks: local Spark reads and writes plain files."""
+    translated = {}
+    for name, value in parameters.items():
+        for mount_point, folder in mounts.items():
+            for prefix in (f"dbfs:{mount_point}", f"/dbfs{mount_point}", mount_point):
+                if isinstance(value, str) and (value == prefix or value.startswith(prefix + "/")):
+                    value = str(folder) + value[len(prefix):]
+                    break
+        translated[name] = value
+    return translated
+
+
 class Cluster:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -48,19 +62,20 @@ class Cluster:
         from sandbox.notebook.runner import LocalRuntime, NotebookFailed
 
         body = request.get_json() or {}
+        mounts = {k: Path(v) for k, v in (body.get("mounts") or {}).items()}
         with self._lock:  # one notebook at a time, as one driver REPL
-            runtime = LocalRuntime(self.spark(), secrets=body.get("secrets") or {},
-                                   mounts={k: Path(v) for k, v in (body.get("mounts") or {}).items()},
-                                   dbfs_root=Path(body["dbfs_root"]))
+            runtime = LocalRuntime(self.spark(), secrets=body.get("secrets") or {}, mounts=mounts,
+                                   dbfs_root=Path(body["dbfs_root"]), mount_root=Path(body["mount_root"]))
+            answer = {}
             try:
-                result = runtime.run(Path(body["notebook"]), body.get("parameters") or {})
+                result = runtime.run(Path(body["notebook"]), _local_paths(body.get("parameters") or {}, mounts))
+                answer = {"exit_value": result.exit_value, "duration_s": result.duration_s}
             except NotebookFailed as failed:
-                trace = "".join(traceback.format_exception(failed.error))
-                return json_response({"error": str(failed), "error_trace": trace})
+                answer = {"error": str(failed), "error_trace": "".join(traceback.format_exception(failed.error))}
             except Exception as error:  # the runtime itself failed: report, stay up
-                return json_response({"error": f"{type(error).__name__}: {error}",
-                                      "error_trace": traceback.format_exc()})
-        return json_response({"exit_value": result.exit_value, "duration_s": result.duration_s})
+                answer = {"error": f"{type(error).__name__}: {error}", "error_trace": traceback.format_exc()}
+            answer.update(created_mounts=runtime.fs.created_mounts, removed_mounts=runtime.fs.removed_mounts)
+        return json_response(answer)
 
     def health(self, request: Request) -> Response:
         return json_response({"status": "ok"})

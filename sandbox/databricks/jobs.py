@@ -152,9 +152,12 @@ class Jobs:
         notebook.write_bytes(self.notebook_source(task["notebook_task"]["notebook_path"]))
         parameters = {**(task["notebook_task"].get("base_parameters") or {}), **overrides}
         port = self.cluster_port(task["existing_cluster_id"])
+        folders = self.sync_mounts_down()
         answer = requests.post(f"http://127.0.0.1:{port}/run", timeout=3600, json={
             "notebook": str(notebook), "parameters": parameters, "secrets": self.secrets_for_run(),
-            "dbfs_root": str(self.home / "dbfs-root"), "mounts": self.mounts}).json()
+            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders, "mount_root": str(self.mount_root)}).json()
+        self.record_mounts(answer.get("created_mounts") or {}, answer.get("removed_mounts") or [])
+        self.sync_mounts_up(set(folders))
         if "error" in answer:
             return "FAILED", {"error": answer["error"], "error_trace": answer.get("error_trace")}
         return "SUCCESS", {"notebook_output": {"result": answer.get("exit_value"), "truncated": False}}

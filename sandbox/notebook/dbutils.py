@@ -96,9 +96,12 @@ class Fs:
     """dbutils.fs over local folders: ``dbfs:/x`` and ``/x`` live under ``dbfs_root``; a mount maps
     ``/mnt/name`` to a folder of its own."""
 
-    def __init__(self, dbfs_root: Path, mounts: Mapping[str, Path]):
+    def __init__(self, dbfs_root: Path, mounts: Mapping[str, Path], mount_root: Path | None = None):
         self._root = Path(dbfs_root)
         self._mounts = {m.rstrip("/"): Path(p) for m, p in mounts.items()}
+        self._mount_root = mount_root  # where new mounts get their local folder; None: mounting is refused
+        self.created_mounts: dict[str, dict] = {}  # mounts made by this run, for the runtime to keep
+        self.removed_mounts: list[str] = []
 
     def local_path(self, path: str) -> Path:
         path = path.removeprefix("dbfs:")
@@ -163,6 +166,36 @@ class Fs:
 
     def mounts(self) -> list[dict[str, str]]:
         return [{"mountPoint": m, "source": str(p)} for m, p in sorted(self._mounts.items())]
+
+    def mount(self, source: str, mount_point: str, extra_configs: Mapping[str, str] | None = None) -> bool:
+        """Mount a storage container (the runtime syncs it with a local folder around each run)."""
+        mount_point = mount_point.rstrip("/")
+        if not mount_point.startswith("/mnt/"):
+            raise ValueError(f"mount point {mount_point!r} must be under /mnt/")
+        if mount_point in self._mounts:
+            raise ValueError(f"Directory already mounted: {mount_point}")
+        if self._mount_root is None:
+            raise RuntimeError("this runtime cannot mount storage")
+        folder = mount_local_folder(self._mount_root, mount_point)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._mounts[mount_point] = folder
+        self.created_mounts[mount_point] = {"source": source, "extra_configs": dict(extra_configs or {})}
+        return True
+
+    def unmount(self, mount_point: str) -> bool:
+        mount_point = mount_point.rstrip("/")
+        if self._mounts.pop(mount_point, None) is None:
+            raise ValueError(f"Directory not mounted: {mount_point}")
+        self.created_mounts.pop(mount_point, None)
+        self.removed_mounts.append(mount_point)
+        return True
+
+    def refreshMounts(self) -> bool:
+        return True
+
+
+def mount_local_folder(mount_root: Path, mount_point: str) -> Path:
+    return Path(mount_root) / mount_point.strip("/").replace("/", "_")
 
 
 class NotebookUtils:

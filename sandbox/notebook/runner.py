@@ -48,11 +48,12 @@ class LocalRuntime:
     mounts: Mapping[str, Path] = field(default_factory=dict)
     dbfs_root: Path | None = None
     libraries: Sequence[Path] = ()
+    mount_root: Path | None = None
 
     def __post_init__(self) -> None:
         if self.dbfs_root is None:
             self.dbfs_root = Path(tempfile.mkdtemp(prefix="local-dbfs-"))
-        self.fs = Fs(self.dbfs_root, self.mounts)
+        self.fs = Fs(self.dbfs_root, self.mounts, self.mount_root)
 
     def run(self, notebook: str | Path, parameters: Mapping[str, str] | None = None) -> NotebookResult:
         """Run a notebook to its end or to dbutils.notebook.exit; raises NotebookFailed if a cell fails."""

@@ -16,8 +16,8 @@ from toolkit.paths import NOTEBOOKS
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox-home"))
+def workspace(tmp_path_factory, azurite):
+    sandbox = Sandbox(tmp_path_factory.mktemp("sandbox-home"), blob_endpoint=f"http://{azurite.host}:{azurite.port}")
     previous = os.environ.get("REQUESTS_CA_BUNDLE")
     os.environ["REQUESTS_CA_BUNDLE"] = str(sandbox.tls.trust_bundle)
     token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
@@ -93,3 +93,37 @@ def test_a_notebook_job_imports_the_uploaded_wheel_and_writes_the_lake(workspace
                    {**common, "load_id": "l1", "loaded_on": "2026-11-26T10:15:30Z"})
     assert summary["rows"]["fact_parking"] == 1000 and summary["version"] == build.version
     assert list((lake / "dw" / "fact_parking").glob("load_id=l1/*.parquet"))
+
+
+def test_a_mount_maps_a_path_to_an_azurite_container_for_spark_and_dbutils(workspace, azurite):
+    from azure.storage.blob import BlobServiceClient
+
+    from sandbox.azurite import DEV_KEY
+
+    client, cluster_id = workspace
+    container = BlobServiceClient.from_connection_string(azurite.connection_string()).get_container_client("lake")
+    if not container.exists():
+        container.create_container()
+    container.upload_blob("in/values.json", b'{"v": 1}\n{"v": 2}\n', overwrite=True)
+    client.secrets.create_scope("lake")
+    client.secrets.put_secret("lake", "account-key", string_value=DEV_KEY)
+    client.workspace.mkdirs("/mnt-test")
+    client.workspace.upload("/mnt-test/mount.py", b"""# Databricks notebook source
+dbutils.fs.mount(source="abfss://lake@devstoreaccount1.dfs.core.windows.net/", mount_point="/mnt/lake",
+                 extra_configs={"fs.azure.account.key.devstoreaccount1.dfs.core.windows.net":
+                                dbutils.secrets.get("lake", "account-key")})
+dbutils.notebook.exit('"mounted"')
+""", format=ImportFormat.AUTO)
+    client.workspace.upload("/mnt-test/io.py", b"""# Databricks notebook source
+dbutils.widgets.text("root", "")
+root = dbutils.widgets.get("root")
+df = spark.read.json(f"{root}/in/values.json")
+df.write.mode("overwrite").parquet(f"{root}/out/t")
+dbutils.notebook.exit(str(sum(r.v for r in spark.read.parquet(f"{root}/out/t").collect())))
+""", format=ImportFormat.AUTO)
+    assert _run(client, cluster_id, "/mnt-test/mount") == "mounted"
+    assert _run(client, cluster_id, "/mnt-test/io", {"root": "/mnt/lake"}) == 3
+    written = [b.name for b in container.list_blobs(name_starts_with="out/t/")]
+    assert any(name.endswith(".parquet") for name in written)
+    container.upload_blob("in/values.json", b'{"v": 10}\n', overwrite=True)  # storage is the truth
+    assert _run(client, cluster_id, "/mnt-test/io", {"root": "dbfs:/mnt/lake"}) == 10
