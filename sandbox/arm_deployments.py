@@ -27,7 +27,9 @@ def rules(group_path: str) -> list[Rule]:
             Rule(f"{base}/operationStatuses/<operation>", endpoint="deployment_operation", methods=["GET"]),
             Rule(f"{base}/validate", endpoint="deployment_validate", methods=["POST"]),
             Rule(f"{base}/whatIf", endpoint="deployment_what_if", methods=["POST"]),
-            Rule(f"{base}/whatIfResults/<operation>", endpoint="deployment_what_if_result", methods=["GET"])]
+            Rule(f"{base}/whatIfResults/<operation>", endpoint="deployment_what_if_result", methods=["GET"]),
+            Rule(f"{group_path}/providers/Microsoft.Storage/storageAccounts/<name>/listKeys", endpoint="list_keys",
+                 methods=["POST"])]
 
 
 class _Unknown(dict):
@@ -115,11 +117,41 @@ class Deployments:
                                   "tenantId": self.authority.tenant_id}
             self.ensure_factory(data, subscription, group, name, resolved.get("location") or "", principal)
         elif kind == "Microsoft.Storage/storageAccounts":
-            properties["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/",
-                                              "dfs": f"https://{name}.dfs.core.windows.net/"}
+            storage = self.sandbox.storage
+            if storage is not None:  # a real account on the sandbox's Azurite
+                storage.ensure_account(name)
+                endpoint = f"{storage.endpoint}/{name}/"
+                properties["primaryEndpoints"] = {"blob": endpoint, "dfs": endpoint}
+            else:
+                properties["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/",
+                                                  "dfs": f"https://{name}.dfs.core.windows.net/"}
+        elif kind == "Microsoft.Storage/storageAccounts/blobServices/containers" and self.sandbox.storage:
+            account, _, container = name.split("/")
+            self._create_container(account, container)
         properties["provisioningState"] = "Succeeded"
         data["resources"][rid.lower()] = record
         return record
+
+    def _create_container(self, account: str, container: str) -> None:
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import ContainerClient
+
+        storage = self.sandbox.storage
+        client = ContainerClient(f"{storage.endpoint}/{account}", container,  # retries ride out an Azurite restart
+                                 credential={"account_name": account, "account_key": storage.key(account)},
+                                 retry_total=10, retry_backoff_factor=0.2)
+        try:
+            client.create_container()
+        except ResourceExistsError:
+            pass
+
+    def list_keys(self, request, subscription, rg_word, group, name) -> Response:
+        storage = self.sandbox.storage
+        rid = resource_id(subscription, group, "Microsoft.Storage/storageAccounts", name).lower()
+        if rid not in self.state.read().get("resources", {}) or storage is None or storage.key(name) is None:
+            raise ApiError(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/{name}' under "
+                           f"resource group '{group}' was not found.")
+        return json_response({"keys": [{"keyName": "key1", "value": storage.key(name), "permissions": "FULL"}]})
 
     def _deploy(self, key: str, subscription: str, group_name: str, body: dict) -> None:
         try:

@@ -49,6 +49,7 @@ class Azurite:
     port: int | None = None
     accounts: dict[str, str] = field(default_factory=dict)
     location: Path | None = None  # None: in memory
+    detached: bool = True  # own session: outlives its parent; False: stopped with the parent's process group
     process: subprocess.Popen | None = None
 
     @property
@@ -70,7 +71,7 @@ class Azurite:
         if self.accounts:
             env["AZURITE_ACCOUNTS"] = ";".join(f"{name}:{key}" for name, key in self.accounts.items())
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=self.detached)
         _wait_for_port(self.host, self.port, self.process, timeout)
         return self
 

@@ -11,6 +11,7 @@ from sandbox.server import Identity
 
 @dataclass(frozen=True)
 class SandboxConnection:
+    home: str
     control_url: str
     blob_port: int
     trust_bundle: str
@@ -22,14 +23,17 @@ class SandboxConnection:
         if not (current["storage"]["running"] and current["control"]["running"]):
             raise SandboxError(f"the sandbox in {home} is not running: start it with `inv sandbox.up`")
         blob_port = int(next(iter(current["storage"]["accounts"].values())).split(":")[2].split("/")[0])
-        return cls(current["control"]["url"], blob_port, current["trust_bundle"], Identity.load_or_create(home))
+        return cls(str(home), current["control"]["url"], blob_port, current["trust_bundle"],
+                   Identity.load_or_create(home))
 
     def credential(self) -> SandboxCredential:
         return SandboxCredential(f"{self.control_url}/{self.identity.tenant_id}/oauth2/v2.0/token",
                                  self.identity.client_id, self.identity.client_secret, verify=self.trust_bundle)
 
     def storage_connection_string(self, account: str) -> str:
-        key = self.identity.storage_keys[account]
+        import json
+
+        key = json.loads((Path(self.home) / "storage.json").read_text())["accounts"][account]
         return (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
                 f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{account};")
 

@@ -1,6 +1,7 @@
-"""Starting, inspecting and stopping the sandbox: Azurite (one account per environment's lake plus a
-shared one) and the control-plane process, both detached from the caller, with their state under
-one home folder (.sandbox/ by default) that survives `down`/`up` until `reset`."""
+"""Starting, inspecting and stopping the sandbox: the control-plane process, detached from the caller,
+which runs Azurite (one account per environment's lake plus a shared one, and any an ARM deployment
+creates) and every other service; all state lives under one home folder (.sandbox/ by default) and
+survives `down`/`up` until `reset`."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox.azurite import Azurite, free_port
+from sandbox.azurite import free_port
 from sandbox.server import HOST, Identity
 from sandbox.tls import ensure_tls
 
@@ -71,23 +72,16 @@ def _wait_for_health(url: str, trust: Path, process: subprocess.Popen, timeout: 
 def up(home: Path, repo: Path) -> dict[str, Any]:
     """Start whatever is not running; running services are left alone. Returns :func:`status`."""
     home.mkdir(parents=True, exist_ok=True)
-    identity = Identity.load_or_create(home, STORAGE_ACCOUNTS)
+    Identity.load_or_create(home, STORAGE_ACCOUNTS)
     tls = ensure_tls(home / "tls")
     run = _read_run(home)
-    azurite = run.get("azurite", {})
-    if not (azurite.get("pid") and _alive(azurite["pid"])):
-        port = azurite.get("blob_port") or free_port()
-        server = Azurite(repo, port=port if not _port_open(port) else free_port(), accounts=identity.storage_keys,
-                         location=home / "azurite").start()
-        run["azurite"] = {"pid": server.process.pid, "blob_port": server.port}
     control = run.get("server", {})
     if not (control.get("pid") and _alive(control["pid"])):
         port = control.get("port") or free_port()
         port = port if not _port_open(port) else free_port()
         log = (home / "server.log").open("ab")
-        blob_endpoint = f"http://{HOST}:{run['azurite']['blob_port']}"
         process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port),
-                                    "--blob-endpoint", blob_endpoint],
+                                    "--repo", str(repo), "--storage-accounts", ",".join(STORAGE_ACCOUNTS)],
                                    cwd=repo, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process)
         run["server"] = {"pid": process.pid, "port": port}
@@ -98,9 +92,12 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
 def status(home: Path) -> dict[str, Any]:
     """Each service: running or not, and its endpoint. Never includes a key or secret."""
     run = _read_run(home)
-    azurite, control = run.get("azurite", {}), run.get("server", {})
-    storage_up = bool(azurite.get("pid")) and _alive(azurite["pid"]) and _port_open(azurite.get("blob_port", 0))
+    control = run.get("server", {})
     server_up = bool(control.get("pid")) and _alive(control["pid"]) and _port_open(control.get("port", 0))
+    storage_file = home / "storage.json"
+    storage = json.loads(storage_file.read_text()) if storage_file.exists() else {}
+    blob_port = storage.get("port")
+    storage_up = server_up and bool(blob_port) and _port_open(blob_port)
     keyvaults, workspaces, arm = {}, {}, None
     services_file = home / "services.json"
     if services_file.exists():
@@ -110,9 +107,8 @@ def status(home: Path) -> dict[str, Any]:
         arm = f"https://{HOST}:{services['arm_port']}" if services.get("arm_port") else None
     return {
         "home": str(home),
-        "storage": {"running": storage_up, "pid": azurite.get("pid"),
-                    "accounts": {a: f"http://{HOST}:{azurite.get('blob_port')}/{a}" for a in STORAGE_ACCOUNTS}
-                    if azurite else {}},
+        "storage": {"running": storage_up,
+                    "accounts": {a: f"http://{HOST}:{blob_port}/{a}" for a in sorted(storage.get("accounts", {}))}},
         "control": {"running": server_up, "pid": control.get("pid"),
                     "url": f"https://{HOST}:{control['port']}" if control else None},
         "arm": {"running": server_up, "url": arm},
@@ -125,7 +121,7 @@ def status(home: Path) -> dict[str, Any]:
 def down(home: Path, timeout: float = 10.0) -> list[int]:
     """Stop every sandbox process (and its children); returns the pids stopped. State is kept."""
     run = _read_run(home)
-    pids = [s["pid"] for s in (run.get("azurite", {}), run.get("server", {})) if s.get("pid") and _alive(s["pid"])]
+    pids = [s["pid"] for s in (run.get("server", {}),) if s.get("pid") and _alive(s["pid"])]
     for pid in pids:
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -136,8 +132,7 @@ def down(home: Path, timeout: float = 10.0) -> list[int]:
         time.sleep(0.05)
     for pid in [p for p in pids if _alive(p)]:
         os.killpg(pid, signal.SIGKILL)
-    for key in ("azurite", "server"):
-        run.get(key, {}).pop("pid", None)
+    run.get("server", {}).pop("pid", None)
     if run:
         (home / RUN_FILE).write_text(json.dumps(run, indent=2))
     return pids

@@ -25,6 +25,7 @@ from sandbox.databricks.service import DatabricksService
 from sandbox.http import ApiError, Faults, Service, anonymous, json_response
 from sandbox.keyvault import KeyVaultService
 from sandbox.state import JsonState
+from sandbox.storage import ManagedStorage
 from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
@@ -124,10 +125,13 @@ class ControlService(Service):
 class Sandbox:
     """All listeners of one sandbox home; state lives in ``home`` and survives restarts."""
 
-    def __init__(self, home: Path, port: int = 0, blob_endpoint: str | None = None):
+    def __init__(self, home: Path, port: int = 0, blob_endpoint: str | None = None,
+                 storage: ManagedStorage | None = None):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self.home = home
-        self.blob_endpoint = blob_endpoint  # Azurite's, e.g. http://127.0.0.1:10000 (accounts are paths)
+        self.storage = storage  # Azurite run by this process (sandbox.up), or None (tests bring their own)
+        # Azurite's endpoint, e.g. http://127.0.0.1:10000 (accounts are paths under it)
+        self.blob_endpoint = storage.endpoint if storage else blob_endpoint
         self.identity = Identity.load_or_create(home)
         self.authority = self.identity.authority()
         self.tls: TlsFiles = ensure_tls(home / "tls")
@@ -235,15 +239,20 @@ class Sandbox:
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
+        if self.storage:
+            self.storage.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--blob-endpoint", help="Azurite's blob endpoint, for Data Factory copies")
+    parser.add_argument("--repo", type=Path, required=True, help="the repository (its node_modules hold Azurite)")
+    parser.add_argument("--storage-accounts", default="", help="comma-separated accounts to serve from the start")
     args = parser.parse_args()
-    sandbox = Sandbox(args.home, args.port, args.blob_endpoint)
+    identity = Identity.load_or_create(args.home, tuple(a for a in args.storage_accounts.split(",") if a))
+    storage = ManagedStorage(args.home, args.repo, identity.storage_keys).start()
+    sandbox = Sandbox(args.home, args.port, storage=storage)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -12,15 +12,19 @@ from sandbox.lifecycle import STORAGE_ACCOUNTS, SandboxError, _alive, down, rese
 from toolkit.paths import REPO_ROOT
 
 
-def _wait_for_children(parent: int, timeout: float = 30) -> list[int]:
-    """Pids of the processes ``parent`` started (the cluster processes), once there is one."""
+def _children(parent: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == parent]
+
+
+def _wait_for_children(parent: int, count: int = 2, timeout: float = 30) -> list[int]:
+    """Pids of the processes ``parent`` started, once there are ``count`` (Azurite, then a cluster)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == parent]
-        if children:
+        children = _children(parent)
+        if len(children) >= count:
             return children
         time.sleep(0.1)
-    raise AssertionError(f"process {parent} started no cluster process")
+    raise AssertionError(f"process {parent} started {len(_children(parent))} processes, expected {count}")
 
 
 def _parent(proc: Path) -> int | None:
@@ -61,8 +65,9 @@ def test_up_status_down_up_keeps_state_and_reset_forgets(home):
     response.raise_for_status()
     clusters = _wait_for_children(first["control"]["pid"])
 
+    children = _children(first["control"]["pid"])  # Azurite and the cluster process
     stopped = down(home)
-    assert len(stopped) == 2 and not any(_alive(pid) for pid in stopped + clusters)
+    assert len(stopped) == 1 and not any(_alive(pid) for pid in stopped + clusters + children)
     assert not status(home)["control"]["running"] and not status(home)["storage"]["running"]
     with pytest.raises(SandboxError, match="is not running: start it with `inv sandbox.up`"):
         SandboxConnection.from_home(home)
@@ -77,7 +82,7 @@ def test_up_status_down_up_keeps_state_and_reset_forgets(home):
                            connection_verify=connection.trust_bundle)
     assert secrets.get_secret("databricksToken").value == "not-a-real-token"
 
-    pids = [again["storage"]["pid"], again["control"]["pid"]]
+    pids = [again["control"]["pid"], *_children(again["control"]["pid"])]
     reset(home)
     assert not home.exists() and not any(_alive(pid) for pid in pids)
 
@@ -90,3 +95,36 @@ def test_status_never_shows_a_key(home):
     identity = SandboxConnection.from_home(home).identity
     assert identity.client_secret not in shown
     assert not any(key in shown for key in identity.storage_keys.values())
+
+
+def test_an_arm_deployment_creates_a_real_storage_account_on_the_sandbox(home):
+    import json
+
+    from azure.mgmt.resource import ResourceManagementClient
+
+    up(home, REPO_ROOT)
+    connection = SandboxConnection.from_home(home)
+    credential = connection.credential()
+    arm_url = status(home)["arm"]["url"]
+    arm = ResourceManagementClient(credential, "00000000-0000-0000-0000-00000000beef", base_url=arm_url,
+                                   connection_verify=connection.trust_bundle, polling_interval=0.2)
+    arm.resource_groups.create_or_update("rg-qa", {"location": "australiaeast"})
+    template = json.loads((REPO_ROOT / "arm" / "azuredeploy.json").read_text())
+    parameters = json.loads((REPO_ROOT / "arm/parameters/azuredeploy.parameters.qa.json").read_text())["parameters"]
+    deployed = arm.deployments.begin_create_or_update("rg-qa", "infra", {"properties": {
+        "mode": "Incremental", "template": template, "parameters": parameters}}).result()
+    account = deployed.properties.outputs["storageAccountName"]["value"]
+    token = credential.get_token("https://management.azure.com/.default").token
+    keys = requests.post(f"{arm_url}/subscriptions/00000000-0000-0000-0000-00000000beef/resourceGroups/rg-qa/"
+                         f"providers/Microsoft.Storage/storageAccounts/{account}/listKeys?api-version=2023-05-01",
+                         headers={"Authorization": f"Bearer {token}"}, verify=connection.trust_bundle).json()
+    key = keys["keys"][0]["value"]
+    blobs = BlobServiceClient(f"http://127.0.0.1:{connection.blob_port}/{account}",
+                              credential={"account_name": account, "account_key": key})
+    blobs.get_container_client("datalake").upload_blob("probe.txt", b"lake")  # the template's container exists
+    assert account in status(home)["storage"]["accounts"]
+    down(home)
+    up(home, REPO_ROOT)  # the new account survives a restart of the sandbox
+    again = BlobServiceClient(f"http://127.0.0.1:{connection.blob_port}/{account}",
+                              credential={"account_name": account, "account_key": key})
+    assert again.get_container_client("datalake").download_blob("probe.txt").readall() == b"lake"
