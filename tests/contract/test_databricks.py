@@ -114,6 +114,14 @@ def test_secret_scopes(w):
         w.secrets.put_secret("missing-scope", "k", string_value="v")
     with pytest.raises(InvalidParameterValue):
         w.secrets.put_secret("app", "bad key!", string_value="v")
+    w.secrets.create_scope("short-lived")
+    w.secrets.put_secret("short-lived", "k", string_value="v")
+    w.secrets.delete_secret("short-lived", "k")
+    assert list(w.secrets.list_secrets("short-lived")) == []
+    with pytest.raises(ResourceDoesNotExist):
+        w.secrets.delete_secret("short-lived", "k")
+    w.secrets.delete_scope("short-lived")
+    assert "short-lived" not in [s.name for s in w.secrets.list_scopes()]
 
 
 def test_cluster_state_machine(w, cluster):
@@ -187,6 +195,19 @@ def test_a_failing_notebook_fails_the_run_with_its_error(w, cluster):
     output = w.jobs.get_run_output(run.tasks[0].run_id)
     assert "ValueError: bad input" in output.error
     assert "cell 1" in output.error
+
+
+def test_a_cancelled_run_ends_cancelled_before_its_next_task(w, cluster):
+    w.workspace.mkdirs("/contract/jobs")
+    w.workspace.upload("/contract/jobs/slow.py", b"# Databricks notebook source\nimport time\ntime.sleep(2)\n",
+                       format=ImportFormat.AUTO, overwrite=True)
+    tasks = [jobs.SubmitTask(task_key=f"t{i}", existing_cluster_id=cluster.cluster_id,
+                             notebook_task=jobs.NotebookTask(notebook_path="/contract/jobs/slow")) for i in range(3)]
+    waiter = w.jobs.submit(run_name="to-cancel", tasks=tasks)
+    w.jobs.cancel_run(waiter.run_id)
+    run = w.jobs.wait_get_run_job_terminated_or_skipped(waiter.run_id)
+    assert run.state.result_state == jobs.RunResultState.CANCELED
+    assert sum(t.state.result_state == jobs.RunResultState.SUCCESS for t in run.tasks if t.state.result_state) < 3
 
 
 def test_throttled_calls_are_retried_by_the_sdk(w, sandbox):
