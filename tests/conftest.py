@@ -1,4 +1,6 @@
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,17 @@ def blob_container(azurite, request):
     container = service.create_container(name)
     yield container
     container.delete_container()
+
+
+@contextmanager
+def requests_trusting(bundle):
+    """databricks-sdk (requests) trusts the sandbox's CA through REQUESTS_CA_BUNDLE while in the block."""
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = previous

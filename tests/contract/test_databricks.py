@@ -12,6 +12,8 @@ from databricks.sdk.errors import (DatabricksError, InvalidParameterValue, NotFo
 from databricks.sdk.service import compute, jobs
 from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
+from tests.conftest import requests_trusting
+
 NOTEBOOK = b"""# Databricks notebook source
 import json
 dbutils.widgets.text("x", "1")
@@ -24,15 +26,10 @@ dbutils.notebook.exit(json.dumps({"x": dbutils.widgets.get("x"), "secret": len(d
 
 @pytest.fixture(scope="module")
 def w(sandbox):
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = str(sandbox.tls.trust_bundle)
-    host = sandbox.ensure_workspace("dbw-contract")
-    token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
-    yield WorkspaceClient(host=host, token=token)
-    if previous is None:
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
+    with requests_trusting(sandbox.tls.trust_bundle):
+        host = sandbox.ensure_workspace("dbw-contract")
+        token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
+        yield WorkspaceClient(host=host, token=token)
 
 
 @pytest.fixture(scope="module")

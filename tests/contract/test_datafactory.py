@@ -1,7 +1,6 @@
 """azure-mgmt-resource and azure-mgmt-datafactory, unmodified (endpoint, credential and CA aside), against
 the sandbox's ARM and Data Factory; a pipeline whose two notebook activities depend on each other runs
 for real on the sandbox's Databricks, its token read from the sandbox's Key Vault."""
-import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +12,8 @@ from azure.mgmt.datafactory import models as m
 from azure.mgmt.resource import ResourceManagementClient
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.workspace import ImportFormat
+
+from tests.conftest import requests_trusting
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
 GROUP, FACTORY = "rg-contract", "adf-contract"
@@ -33,8 +34,11 @@ dbutils.notebook.exit(dbutils.widgets.get("previous").upper() + " " + dbutils.wi
 @pytest.fixture(scope="module")
 def platform(sandbox, credential):
     trust = str(sandbox.tls.trust_bundle)
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = trust
+    with requests_trusting(trust):
+        yield _platform(sandbox, credential, trust)
+
+
+def _platform(sandbox, credential, trust):
     host = sandbox.ensure_workspace("dbw-adf")
     token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
     databricks = WorkspaceClient(host=host, token=token)
@@ -48,11 +52,7 @@ def platform(sandbox, credential):
         "databricksToken", token)
     resources = ResourceManagementClient(credential, SUBSCRIPTION, base_url=sandbox.arm_url, connection_verify=trust)
     adf = DataFactoryManagementClient(credential, SUBSCRIPTION, base_url=sandbox.arm_url, connection_verify=trust)
-    yield {"resources": resources, "adf": adf, "host": host, "vault": vault, "cluster": cluster.cluster_id}
-    if previous is None:
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
+    return {"resources": resources, "adf": adf, "host": host, "vault": vault, "cluster": cluster.cluster_id}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Notebook jobs on the sandbox's Databricks run the uploaded wheel (never the source tree), write the
 lake, and keep Databricks' library semantics: a new wheel version takes effect only after a restart."""
 import json
-import os
 import zipfile
 
 import pytest
@@ -10,7 +9,7 @@ from databricks.sdk.service import compute, jobs
 from databricks.sdk.service.workspace import ImportFormat
 
 from sandbox.server import Sandbox
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, requests_trusting
 from toolkit.build.application import build_application
 from toolkit.paths import NOTEBOOKS
 
@@ -18,18 +17,13 @@ from toolkit.paths import NOTEBOOKS
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, azurite):
     sandbox = Sandbox(tmp_path_factory.mktemp("sandbox-home"), blob_endpoint=f"http://{azurite.host}:{azurite.port}")
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
-    os.environ["REQUESTS_CA_BUNDLE"] = str(sandbox.tls.trust_bundle)
-    token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
-    client = WorkspaceClient(host=sandbox.ensure_workspace("dbw-it"), token=token)
-    cluster = client.clusters.create_and_wait(cluster_name="it", spark_version="17.3.x-scala2.13",
-                                              node_type_id="Standard_DS3_v2", num_workers=1)
-    yield client, cluster.cluster_id
-    sandbox.shutdown()
-    if previous is None:
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
+    with requests_trusting(sandbox.tls.trust_bundle):
+        token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
+        client = WorkspaceClient(host=sandbox.ensure_workspace("dbw-it"), token=token)
+        cluster = client.clusters.create_and_wait(cluster_name="it", spark_version="17.3.x-scala2.13",
+                                                  node_type_id="Standard_DS3_v2", num_workers=1)
+        yield client, cluster.cluster_id
+        sandbox.shutdown()
 
 
 def _run(client, cluster_id, path, parameters=None):
