@@ -41,6 +41,16 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _group_alive(group: int) -> bool:
+    """Whether any process of a process group is left (zombies of ours are reaped first)."""
+    _alive(group)
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _read_run(home: Path) -> dict[str, Any]:
     path = home / RUN_FILE
     return json.loads(path.read_text()) if path.exists() else {}
@@ -54,14 +64,19 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _wait_for_health(url: str, trust: Path, process: subprocess.Popen, timeout: float = 20.0) -> dict:
+def _last_error(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    return (lines[-1] if lines else "no output") + f" (log: {log})"
+
+
+def _wait_for_health(url: str, trust: Path, process: subprocess.Popen, log: Path, timeout: float = 20.0) -> dict:
     import requests
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SandboxError(f"the sandbox server exited with code {process.returncode} while starting "
-                               f"(see {url})")
+            raise SandboxError(f"the sandbox server exited with code {process.returncode} while starting: "
+                               f"{_last_error(log)}")
         try:
             return requests.get(f"{url}/health", verify=str(trust), timeout=1).json()
         except requests.RequestException:
@@ -83,7 +98,7 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port),
                                     "--repo", str(repo), "--storage-accounts", ",".join(STORAGE_ACCOUNTS)],
                                    cwd=repo, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-        _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process)
+        _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process, home / "server.log")
         run["server"] = {"pid": process.pid, "port": port}
     (home / RUN_FILE).write_text(json.dumps(run, indent=2))
     return status(home)
@@ -128,9 +143,9 @@ def down(home: Path, timeout: float = 10.0) -> list[int]:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(_group_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in [p for p in pids if _alive(p)]:
+    for pid in [p for p in pids if _group_alive(p)]:  # the server's children (Azurite, clusters) included
         os.killpg(pid, signal.SIGKILL)
     run.get("server", {}).pop("pid", None)
     if run:

@@ -26,10 +26,11 @@ from sandbox.http import ApiError, Faults, Service, anonymous, json_response
 from sandbox.keyvault import KeyVaultService
 from sandbox.state import JsonState
 from sandbox.storage import ManagedStorage
+from sandbox.storage_gateway import StorageGateway
 from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
-SERVICES = ("control", "keyvault", "databricks", "arm")
+SERVICES = ("control", "keyvault", "databricks", "arm", "storage")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,9 @@ class Sandbox:
         self._lock = threading.RLock()
         self._faults: dict[str, Faults] = {}
         self.port = self._listen("control", ControlService(self), port or self.services.read()["port"])
+        if storage is not None:
+            gateway = StorageGateway(lambda: storage.azurite_endpoint, self.faults_for)
+            self._listen("storage", gateway, storage.port, tls=False)
         with self.services.update() as data:
             data["port"] = self.port
         for name, vault_port in self.services.read()["keyvaults"].items():
@@ -173,13 +177,12 @@ class Sandbox:
     def _vault_app(self, name: str) -> KeyVaultService:
         return KeyVaultService(name, self.keyvault_state, self.authority, self.faults_for)
 
-    def _listen(self, name: str, app, port: int) -> int:
+    def _listen(self, name: str, app, port: int, tls: bool = True) -> int:
+        context = (str(self.tls.server_cert), str(self.tls.server_key)) if tls else None
         try:
-            server = make_server(HOST, port, app, threaded=True,
-                                 ssl_context=(str(self.tls.server_cert), str(self.tls.server_key)))
+            server = make_server(HOST, port, app, threaded=True, ssl_context=context)
         except OSError:  # the remembered port is taken: take any
-            server = make_server(HOST, 0, app, threaded=True,
-                                 ssl_context=(str(self.tls.server_cert), str(self.tls.server_key)))
+            server = make_server(HOST, 0, app, threaded=True, ssl_context=context)
         threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
         self._servers[name] = server
         return server.server_port

@@ -15,6 +15,13 @@ from sandbox.azurite import Azurite, free_port
 from sandbox.state import JsonState
 
 
+def _in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 class ManagedStorage:
     def __init__(self, home: Path, repo: Path, initial_accounts: dict[str, str]):
         self.repo, self.home = repo, home
@@ -22,7 +29,10 @@ class ManagedStorage:
         with self.state.update() as data:
             for name, key in initial_accounts.items():
                 data["accounts"].setdefault(name, key)
-            data["port"] = data["port"] or free_port()
+            # The public endpoint (the gateway) and Azurite behind it, on the ports they had when still free.
+            for key in ("port", "azurite_port"):
+                if not data.get(key) or _in_use(data[key]):
+                    data[key] = free_port()
         self._lock = threading.RLock()
         self._azurite: Azurite | None = None
 
@@ -32,11 +42,17 @@ class ManagedStorage:
 
     @property
     def endpoint(self) -> str:
+        """What clients use: the gateway that applies fault injection (see storage_gateway)."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def azurite_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.state.read()['azurite_port']}"
 
     def start(self) -> "ManagedStorage":
         with self._lock:
-            self._azurite = Azurite(self.repo, port=self.port, accounts=self.state.read()["accounts"],
+            self._azurite = Azurite(self.repo, port=self.state.read()["azurite_port"],
+                                    accounts=self.state.read()["accounts"],
                                     location=self.home / "azurite", detached=False).start()
         return self
 

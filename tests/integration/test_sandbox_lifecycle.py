@@ -128,3 +128,23 @@ def test_an_arm_deployment_creates_a_real_storage_account_on_the_sandbox(home):
     again = BlobServiceClient(f"http://127.0.0.1:{connection.blob_port}/{account}",
                               credential={"account_name": account, "account_key": key})
     assert again.get_container_client("datalake").download_blob("probe.txt").readall() == b"lake"
+
+
+def test_storage_faults_are_injected_and_retried_by_the_blob_client(home):
+    up(home, REPO_ROOT)
+    connection = SandboxConnection.from_home(home)
+    token = connection.credential().get_token("https://management.azure.com/.default").token
+    faults = requests.put(f"{connection.control_url}/admin/faults/storage", verify=connection.trust_bundle,
+                          headers={"Authorization": f"Bearer {token}"},
+                          json={"rate_429": 0.1, "rate_503": 0.1, "retry_after_s": 0, "seed": 11})
+    faults.raise_for_status()
+    blobs = BlobServiceClient.from_connection_string(connection.storage_connection_string("sbxshared"),
+                                                     retry_total=6, initial_backoff=0.1, increment_base=0.2)
+    container = blobs.get_container_client("faults")
+    container.create_container()
+    for i in range(20):
+        container.upload_blob(f"b{i} with space+plus.txt", f"value {i}".encode(), overwrite=True)
+    assert sorted(b.name for b in container.list_blobs())[:2] == ["b0 with space+plus.txt", "b1 with space+plus.txt"]
+    assert container.download_blob("b7 with space+plus.txt").readall() == b"value 7"
+    log = (home / "server.log").read_text()
+    assert "Traceback" not in log
