@@ -29,5 +29,8 @@ class JsonState:
             self._data = working
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(working, indent=1, sort_keys=True))
+            # State holds secret values (vault secrets, account keys): readable by its owner only.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as f:
+                f.write(json.dumps(working, indent=1, sort_keys=True))
             os.replace(temporary, self.path)
