@@ -3,7 +3,6 @@ triggers, as ADF answers for them: PUTs are synchronous, a reference to a missin
 an object still referenced cannot be deleted, and an enabled trigger cannot be updated."""
 from __future__ import annotations
 
-import json
 import uuid
 
 from werkzeug.routing import Rule
@@ -16,8 +15,6 @@ FACTORY = "/providers/Microsoft.DataFactory/factories/<factory>"
 KINDS = {"linkedservices": "LinkedServiceReference", "datasets": "DatasetReference", "pipelines": "PipelineReference",
          "dataflows": "DataFlowReference", "triggers": None}
 REFERENCE_KIND = {v: k for k, v in KINDS.items() if v}
-TYPE_NAMES = {"linkedservices": "linkedservices", "datasets": "datasets", "pipelines": "pipelines",
-              "dataflows": "dataflows", "triggers": "triggers"}
 
 
 def rules(group_path: str) -> list[Rule]:
@@ -89,7 +86,7 @@ class DataFactory:
         if kind == "triggers":
             properties["runtimeState"] = obj.get("runtimeState", "Stopped")
         return {"id": self._id(subscription, group, factory, kind, name), "name": name,
-                "type": f"Microsoft.DataFactory/factories/{TYPE_NAMES[kind]}", "properties": properties,
+                "type": f"Microsoft.DataFactory/factories/{kind}", "properties": properties,
                 "etag": obj["etag"]}
 
     # -- factories -------------------------------------------------------------------------------
@@ -242,7 +239,3 @@ class DataFactory:
         self._run(subscription, group, factory, run_id)
         self.engine.cancel(self.factory_key(subscription, group, factory), run_id)
         return Response(status=200)
-
-
-def dumps(value) -> str:
-    return json.dumps(value, sort_keys=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import posixpath
 import time
-import uuid
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
@@ -386,7 +385,3 @@ class WorkspaceObjects:
         if obj is None or obj["object_type"] != "NOTEBOOK":
             raise not_found(f"Notebook {path} does not exist.")
         return self.blobs.get(obj["blob"])
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex
