@@ -98,7 +98,12 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port),
                                     "--repo", str(repo), "--storage-accounts", ",".join(STORAGE_ACCOUNTS)],
                                    cwd=repo, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-        _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process, home / "server.log")
+        try:
+            _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process, home / "server.log")
+        except SandboxError:
+            if _group_alive(process.pid):  # whatever it started goes with it
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
         run["server"] = {"pid": process.pid, "port": port}
     (home / RUN_FILE).write_text(json.dumps(run, indent=2))
     return status(home)

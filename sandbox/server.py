@@ -255,7 +255,11 @@ def main() -> None:
     args = parser.parse_args()
     identity = Identity.load_or_create(args.home, tuple(a for a in args.storage_accounts.split(",") if a))
     storage = ManagedStorage(args.home, args.repo, identity.storage_keys).start()
-    sandbox = Sandbox(args.home, args.port, storage=storage)
+    try:
+        sandbox = Sandbox(args.home, args.port, storage=storage)
+    except BaseException:
+        storage.stop()  # never leave Azurite behind a server that failed to start
+        raise
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -54,6 +54,7 @@ class Compute:
     def _init_compute(self) -> None:
         self._processes: dict[str, tuple[subprocess.Popen, int]] = {}
         self._compute_lock = threading.RLock()
+        self._closed = False  # set by stop_clusters: a transition still pending must not start a process
         for cluster_id, cluster in self.ws(self.state.read())["clusters"].items():
             if cluster["state"] in ("PENDING", "RUNNING", "RESTARTING"):  # the sandbox restarted under it
                 self._set_state(cluster_id, "PENDING")
@@ -90,6 +91,8 @@ class Compute:
         from sandbox.azurite import _wait_for_port, free_port
 
         with self._compute_lock:
+            if self._closed:
+                return
             self._kill(cluster_id)
             with self.state.update() as data:  # a restart applies pending uninstalls and installs
                 cluster = self.ws(data)["clusters"][cluster_id]
@@ -115,8 +118,10 @@ class Compute:
                     process.kill()
 
     def stop_clusters(self) -> None:
-        for cluster_id in list(self._processes):
-            self._kill(cluster_id)
+        with self._compute_lock:
+            self._closed = True
+            for cluster_id in list(self._processes):
+                self._kill(cluster_id)
 
     def cluster_port(self, cluster_id: str) -> int | None:
         process, port = self._processes.get(cluster_id, (None, None))
