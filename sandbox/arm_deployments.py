@@ -214,11 +214,14 @@ class Deployments:
             raise ApiError(404, "DeploymentNotFound", f"Deployment '{name}' could not be found.")
         return json_response(self._deployment_body(subscription, group, name, deployment))
 
-    def deployment_operation(self, request: Request, subscription, rg_word, group, name, operation) -> Response:
-        status = self.state.read().get("operations", {}).get(operation)
-        if status is None:
+    def _operation(self, operation: str) -> dict:
+        found = self.state.read().get("operations", {}).get(operation)
+        if found is None:
             raise ApiError(404, "OperationNotFound", f"Operation {operation} was not found.")
-        return json_response(status)
+        return found
+
+    def deployment_operation(self, request: Request, subscription, rg_word, group, name, operation) -> Response:
+        return json_response(self._operation(operation))
 
     def deployment_validate(self, request: Request, subscription, rg_word, group, name) -> Response:
         body = request.get_json(silent=True) or {}
@@ -268,9 +271,7 @@ class Deployments:
         return Response(status=202, headers={"Location": location, "Retry-After": "1"})
 
     def deployment_what_if_result(self, request: Request, subscription, rg_word, group, name, operation) -> Response:
-        result = self.state.read().get("operations", {}).get(operation)
-        if result is None:
-            raise ApiError(404, "OperationNotFound", f"Operation {operation} was not found.")
+        result = self._operation(operation)
         if result["status"] == "Failed":
             return json_response({"error": result["error"]}, 400)
         return json_response(result)

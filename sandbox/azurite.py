@@ -27,7 +27,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> None:
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on the port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -72,7 +81,7 @@ class Azurite:
             env["AZURITE_ACCOUNTS"] = ";".join(f"{name}:{key}" for name, key in self.accounts.items())
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=self.detached)
-        _wait_for_port(self.host, self.port, self.process, timeout)
+        wait_for_port(self.host, self.port, self.process, timeout)
         return self
 
     def stop(self) -> None:

@@ -56,14 +56,14 @@ class LatencyProxy:
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> "LatencyProxy":
-        from sandbox.azurite import _wait_for_port, free_port
+        from sandbox.azurite import wait_for_port, free_port
 
         self.port = self.port or free_port(self.host)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sandbox.latency_proxy", "--listen", f"{self.host}:{self.port}",
              "--upstream", f"{self.upstream_host}:{self.upstream_port}", "--delay-ms", str(self.delay_s * 1000)],
             cwd=Path(__file__).resolve().parent.parent)
-        _wait_for_port(self.host, self.port, self.process, timeout=10)
+        wait_for_port(self.host, self.port, self.process, timeout=10)
         return self
 
     def stop(self) -> None:

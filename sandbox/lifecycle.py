@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from sandbox.azurite import free_port
+from sandbox.azurite import free_port, port_open
 from sandbox.server import HOST, Identity
 from sandbox.tls import ensure_tls
 
@@ -56,14 +55,6 @@ def _read_run(home: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _last_error(log: Path) -> str:
     lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
     return (lines[-1] if lines else "no output") + f" (log: {log})"
@@ -93,7 +84,7 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
     control = run.get("server", {})
     if not (control.get("pid") and _alive(control["pid"])):
         port = control.get("port") or free_port()
-        port = port if not _port_open(port) else free_port()
+        port = port if not port_open(port) else free_port()
         log = (home / "server.log").open("ab")
         process = subprocess.Popen([sys.executable, "-m", "sandbox.server", "--home", str(home), "--port", str(port),
                                     "--repo", str(repo), "--storage-accounts", ",".join(STORAGE_ACCOUNTS)],
@@ -113,11 +104,11 @@ def status(home: Path) -> dict[str, Any]:
     """Each service: running or not, and its endpoint. Never includes a key or secret."""
     run = _read_run(home)
     control = run.get("server", {})
-    server_up = bool(control.get("pid")) and _alive(control["pid"]) and _port_open(control.get("port", 0))
+    server_up = bool(control.get("pid")) and _alive(control["pid"]) and port_open(control.get("port", 0))
     storage_file = home / "storage.json"
     storage = json.loads(storage_file.read_text()) if storage_file.exists() else {}
     blob_port = storage.get("port")
-    storage_up = server_up and bool(blob_port) and _port_open(blob_port)
+    storage_up = server_up and bool(blob_port) and port_open(blob_port)
     keyvaults, workspaces, arm = {}, {}, None
     services_file = home / "services.json"
     if services_file.exists():

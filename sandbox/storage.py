@@ -11,15 +11,8 @@ import secrets
 import threading
 from pathlib import Path
 
-from sandbox.azurite import Azurite, free_port
+from sandbox.azurite import Azurite, free_port, port_open
 from sandbox.state import JsonState
-
-
-def _in_use(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class ManagedStorage:
@@ -31,7 +24,7 @@ class ManagedStorage:
                 data["accounts"].setdefault(name, key)
             # The public endpoint (the gateway) and Azurite behind it, on the ports they had when still free.
             for key in ("port", "azurite_port"):
-                if not data.get(key) or _in_use(data[key]):
+                if not data.get(key) or port_open(data[key]):
                     data[key] = free_port()
         self._lock = threading.RLock()
         self._azurite: Azurite | None = None

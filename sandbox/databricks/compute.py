@@ -88,7 +88,7 @@ class Compute:
         threading.Thread(target=finish, daemon=True, name=f"cluster-{cluster_id}").start()
 
     def _spawn(self, cluster_id: str) -> None:
-        from sandbox.azurite import _wait_for_port, free_port
+        from sandbox.azurite import wait_for_port, free_port
 
         with self._compute_lock:
             if self._closed:
@@ -103,7 +103,7 @@ class Compute:
             process = subprocess.Popen([sys.executable, "-m", "sandbox.databricks.cluster_process", "--port",
                                         str(port)], cwd=Path(__file__).resolve().parents[2],
                                        stdout=subprocess.DEVNULL, stderr=(self.home / "clusters.log").open("ab"))
-            _wait_for_port("127.0.0.1", port, process, timeout=30)
+            wait_for_port("127.0.0.1", port, process, timeout=30)
             self._processes[cluster_id] = (process, port)
             self._push_libraries(cluster_id, [lib["library"] for lib in cluster["libraries"]])
 

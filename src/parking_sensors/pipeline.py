@@ -103,7 +103,7 @@ def standardize(spark: SparkSession, lake: Lake, landing_folder: str, load: Load
             "checks": _summary(checks)}
 
 
-def _read_load(spark: SparkSession, lake: Lake, layer: str, table: str, load: Load,
+def _read_load(spark: SparkSession, lake: Lake, layer: str, table: str, load_id: str,
                like: DataFrame | None = None) -> DataFrame:
     """Rows of one load; a table never written is an error, unless ``like`` gives the shape of its empty self."""
     df = lake.read(spark, layer, table)
@@ -111,7 +111,7 @@ def _read_load(spark: SparkSession, lake: Lake, layer: str, table: str, load: Lo
         if like is None:
             raise MissingInputError(f"{layer}.{table} does not exist under {lake.root}: run the step that writes it")
         return like.limit(0)
-    return df.where(F.col("load_id") == load.load_id)
+    return df.where(F.col("load_id") == load_id)
 
 
 def _dimension_checks(dim: DataFrame, spec: DimensionSpec) -> list[quality.CheckResult]:
@@ -140,8 +140,8 @@ def _fact_checks(fact: DataFrame, dims: dict[str, DataFrame], expected_rows: int
 
 def transform(spark: SparkSession, lake: Lake, load: Load) -> dict[str, Any]:
     """Interim tables of one load to the dimensional model (dimensions merged, facts of the load replaced)."""
-    sensors = _read_load(spark, lake, INTERIM, SENSOR_TABLE, load).cache()
-    bays = _read_load(spark, lake, INTERIM, BAY_TABLE, load).cache()
+    sensors = _read_load(spark, lake, INTERIM, SENSOR_TABLE, load.load_id).cache()
+    bays = _read_load(spark, lake, INTERIM, BAY_TABLE, load.load_id).cache()
     if sensors.isEmpty() and bays.isEmpty():
         raise MissingInputError(f"no interim rows for load {load.load_id}: run standardize for it first")
     existing = {d.name: lake.read(spark, WAREHOUSE, d.name) for d in DIMENSIONS}
@@ -164,14 +164,13 @@ def transform(spark: SparkSession, lake: Lake, load: Load) -> dict[str, Any]:
 
 def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: str) -> dict[str, Any]:
     """Integration test of one load's outputs; raises DataQualityError on the first failed assertion set."""
-    load = Load.parse(load_id, "1970-01-01T00:00:00Z")  # only the id is used for filtering
     checks, counts = [], {}
     inputs = ((SENSOR_TABLE, SENSORS_FILE, RAW_SENSOR_SCHEMA), (BAY_TABLE, BAYS_FILE, RAW_BAY_SCHEMA))
     for table, file, schema in inputs:
         raw = _read_raw(spark, landing_folder, file, schema)
-        good = _read_load(spark, lake, INTERIM, table, load)
+        good = _read_load(spark, lake, INTERIM, table, load_id)
         # A load without malformed rows may never have created its malformed table.
-        malformed = _read_load(spark, lake, MALFORMED, table, load, like=raw)
+        malformed = _read_load(spark, lake, MALFORMED, table, load_id, like=raw)
         result, (n_in, n_good, n_bad) = _standardized_checks(f"{INTERIM}.{table}", raw, good, malformed)
         checks += result
         counts[table] = {"input": n_in, "good": n_good, "malformed": n_bad}
@@ -184,7 +183,7 @@ def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: s
             raise MissingInputError(f"{WAREHOUSE}.{d.name} does not exist under {lake.root}: run transform first")
         dims[d.name] = dim
         checks += _dimension_checks(dim, d)
-    fact = _read_load(spark, lake, WAREHOUSE, FACT_PARKING, load)
+    fact = _read_load(spark, lake, WAREHOUSE, FACT_PARKING, load_id)
     checks += _fact_checks(fact, dims, counts[SENSOR_TABLE]["good"])
     quality.enforce(checks)
     return {"step": "verify", "version": __version__, "load_id": load_id, "rows": counts, "fact_rows": fact.count(),

@@ -45,6 +45,8 @@ def _platform(sandbox, credential, trust):
     databricks.workspace.mkdirs("/adf")
     databricks.workspace.upload("/adf/first.py", FIRST, format=ImportFormat.AUTO, overwrite=True)
     databricks.workspace.upload("/adf/second.py", SECOND, format=ImportFormat.AUTO, overwrite=True)
+    databricks.workspace.upload("/adf/slow.py", b"# Databricks notebook source\nimport time\ntime.sleep(3)\n",
+                                format=ImportFormat.AUTO, overwrite=True)
     cluster = databricks.clusters.create_and_wait(cluster_name="adf", spark_version="17.3.x-scala2.13",
                                                   num_workers=1)
     vault = sandbox.ensure_vault("kv-adf")
@@ -173,12 +175,20 @@ def test_references_are_enforced_on_write_and_delete(factory):
     assert factory.factories.get(GROUP, FACTORY).global_parameters["notebookRoot"].value == "/adf"
 
 
-def test_cancel_and_unknown_runs(factory):
+def test_cancel_stops_the_run_before_its_next_activity_and_unknown_runs_are_404(factory):
     with pytest.raises(ResourceNotFoundError):
         factory.pipeline_runs.get(GROUP, FACTORY, "00000000-0000-0000-0000-000000000000")
-    run_id = factory.pipelines.create_run(GROUP, FACTORY, "P_Two").run_id
-    factory.pipeline_runs.cancel(GROUP, FACTORY, run_id)
-    assert _wait(factory, run_id).status in ("Cancelled", "Succeeded")  # it may finish before the cancel lands
+    databricks = m.LinkedServiceReference(type="LinkedServiceReference", reference_name="Ls_Databricks",
+                                          parameters={"clusterId": "@pipeline().globalParameters.clusterId"})
+    factory.pipelines.create_or_update(GROUP, FACTORY, "P_Slow", m.PipelineResource(activities=[
+        m.DatabricksNotebookActivity(name="Slow", notebook_path="/adf/slow", linked_service_name=databricks),
+        m.SetVariableActivity(name="After", variable_name="v", value="x",
+                              depends_on=[m.ActivityDependency(activity="Slow", dependency_conditions=["Succeeded"])]),
+    ], variables={"v": m.VariableSpecification(type="String")}))
+    run_id = factory.pipelines.create_run(GROUP, FACTORY, "P_Slow").run_id
+    factory.pipeline_runs.cancel(GROUP, FACTORY, run_id)  # while Slow sleeps its 3 seconds
+    assert _wait(factory, run_id).status == "Cancelled"
+    assert "After" not in _activities(factory, run_id)
 
 
 def test_copy_lands_an_extract_with_the_projects_own_definitions(factory, platform, credential, sandbox, azurite):
