@@ -82,4 +82,9 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
             prefix = self.group_key(subscription, group) + "/"
             for key in [k for k in data.get("factories", {}) if k.lower().startswith(prefix)]:
                 del data["factories"][key]
+            marker = f"/subscriptions/{subscription}/resourcegroups/{group}/".lower()
+            removed = [data["resources"].pop(k) for k in [k for k in data.get("resources", {}) if k.startswith(marker)]]
+        for resource in removed:  # a deleted workspace's clusters stop, as its compute goes with it
+            if resource["type"] == "Microsoft.Databricks/workspaces":
+                self.sandbox.stop_workspace(resource["name"])
         return Response(status=200)

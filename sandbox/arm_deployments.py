@@ -22,7 +22,9 @@ SUPPORTED = ("Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAcco
 
 def rules(group_path: str) -> list[Rule]:
     base = f"{group_path}/providers/Microsoft.Resources/deployments/<name>"
-    return [Rule(base, endpoint="deployment_put", methods=["PUT"]),
+    return [Rule(f"{group_path}/providers/Microsoft.Resources/deployments/", endpoint="deployment_list",
+                 methods=["GET"]),
+            Rule(base, endpoint="deployment_put", methods=["PUT"]),
             Rule(base, endpoint="deployment_get", methods=["GET"]),
             Rule(f"{base}/operationStatuses/<operation>", endpoint="deployment_operation", methods=["GET"]),
             Rule(f"{base}/validate", endpoint="deployment_validate", methods=["POST"]),
@@ -148,7 +150,9 @@ class Deployments:
     def list_keys(self, request, subscription, rg_word, group, name) -> Response:
         storage = self.sandbox.storage
         rid = resource_id(subscription, group, "Microsoft.Storage/storageAccounts", name).lower()
-        if rid not in self.state.read().get("resources", {}) or storage is None or storage.key(name) is None:
+        premade = name in self.sandbox.identity.storage_keys  # the sandbox's own accounts (lakes, shared)
+        if (rid not in self.state.read().get("resources", {}) and not premade) or storage is None \
+                or storage.key(name) is None:
             raise ApiError(404, "ResourceNotFound", f"The Resource 'Microsoft.Storage/storageAccounts/{name}' under "
                            f"resource group '{group}' was not found.")
         return json_response({"keys": [{"keyName": "key1", "value": storage.key(name), "permissions": "FULL"}]})
@@ -207,6 +211,14 @@ class Deployments:
                       f"?api-version={request.args['api-version']}")
         return json_response(self._deployment_body(subscription, group, name, deployment), 201,
                              {"Azure-AsyncOperation": status_url, "Retry-After": "1"})
+
+    def deployment_list(self, request: Request, subscription, rg_word, group) -> Response:
+        data = self.state.read()
+        self.group(data, subscription, group)
+        prefix = self._deployment_key(subscription, group, "")
+        found = [self._deployment_body(subscription, group, key[len(prefix):], deployment)
+                 for key, deployment in data.get("deployments", {}).items() if key.startswith(prefix)]
+        return json_response({"value": found})
 
     def deployment_get(self, request: Request, subscription, rg_word, group, name) -> Response:
         deployment = self.state.read().get("deployments", {}).get(self._deployment_key(subscription, group, name))

@@ -97,6 +97,9 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
             raise
         run["server"] = {"pid": process.pid, "port": port}
     (home / RUN_FILE).write_text(json.dumps(run, indent=2))
+    from sandbox.seed import seed_integration_data
+
+    seed_integration_data(home, json.loads((home / "storage.json").read_text())["port"], repo / "data" / "melbourne")
     return status(home)
 
 

@@ -24,6 +24,7 @@ from sandbox.auth import TokenAuthority
 from sandbox.databricks.service import DatabricksService
 from sandbox.http import ApiError, Faults, Service, anonymous, json_response
 from sandbox.keyvault import KeyVaultService
+from sandbox.request_log import RequestLog, counted
 from sandbox.state import JsonState
 from sandbox.storage import ManagedStorage
 from sandbox.storage_gateway import StorageGateway
@@ -71,6 +72,8 @@ class ControlService(Service):
         Rule("/admin/workspaces", endpoint="list_workspaces", methods=["GET"]),
         Rule("/admin/workspaces/<name>", endpoint="create_workspace", methods=["PUT"]),
         Rule("/admin/faults/<service>", endpoint="set_faults", methods=["PUT"]),
+        Rule("/admin/requests", endpoint="get_requests", methods=["GET"]),
+        Rule("/admin/requests", endpoint="reset_requests", methods=["DELETE"]),
     ])
 
     def __init__(self, sandbox: "Sandbox"):
@@ -122,6 +125,13 @@ class ControlService(Service):
             data["faults"][service] = settings
         return json_response({"service": service, **settings})
 
+    def get_requests(self, request: Request) -> Response:
+        return json_response(self.sandbox.requests.snapshot())
+
+    def reset_requests(self, request: Request) -> Response:
+        self.sandbox.requests.reset()
+        return Response(status=204)
+
 
 class Sandbox:
     """All listeners of one sandbox home; state lives in ``home`` and survives restarts."""
@@ -145,6 +155,7 @@ class Sandbox:
         self._servers: dict[str, object] = {}
         self._lock = threading.RLock()
         self._faults: dict[str, Faults] = {}
+        self.requests = RequestLog()
         self.port = self._listen("control", ControlService(self), port or self.services.read()["port"])
         if storage is not None:
             gateway = StorageGateway(lambda: storage.azurite_endpoint, self.faults_for)
@@ -180,9 +191,11 @@ class Sandbox:
     def _listen(self, name: str, app, port: int, tls: bool = True) -> int:
         context = (str(self.tls.server_cert), str(self.tls.server_key)) if tls else None
         try:
-            server = make_server(HOST, port, app, threaded=True, ssl_context=context)
+            server = make_server(HOST, port, counted(app, name.split(":")[0], self.requests), threaded=True,
+                                 ssl_context=context)
         except OSError:  # the remembered port is taken: take any
-            server = make_server(HOST, 0, app, threaded=True, ssl_context=context)
+            server = make_server(HOST, 0, counted(app, name.split(":")[0], self.requests), threaded=True,
+                                 ssl_context=context)
         threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
         self._servers[name] = server
         return server.server_port
@@ -218,6 +231,14 @@ class Sandbox:
                 with self.services.update() as data:
                     data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id}
             return self.workspace_urls()[name]
+
+    def stop_workspace(self, name: str) -> None:
+        """Stop a workspace's clusters (its resource was deleted); its endpoint stays, answering as empty."""
+        workspace = self._workspaces.get(name)
+        if workspace is not None:
+            workspace.stop_clusters(close=False)
+            with self.databricks_state.update() as data:
+                data.pop(name, None)
 
     def workspace_urls(self) -> dict[str, str]:
         return {name: f"https://{HOST}:{self._servers[f'databricks:{name}'].server_port}"

@@ -50,6 +50,9 @@ class StorageGateway:
 
     def _forward(self, request: Request) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        for name, value in headers.items():  # a copy whose source is an account of this sandbox: Azurite copies
+            if name.lower() == "x-ms-copy-source" and value.startswith(f"http://{request.host}/"):  # only its own
+                headers[name] = self.upstream() + value[len(f"http://{request.host}"):]
         # The raw request URI, byte for byte: the Shared Key signature covers the encoded path.
         raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
         url = f"{self.upstream()}{raw}"

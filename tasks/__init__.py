@@ -5,7 +5,7 @@ tasks never loads Spark or a cloud SDK.
 """
 from invoke import Collection
 
-from tasks import artifacts, build, local_cloud, quality, rehearse
+from tasks import artifacts, build, local_cloud, quality, rehearse, release
 
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
@@ -21,5 +21,7 @@ ns.add_task(quality.lint)
 ns.add_task(artifacts.publish)
 ns.add_task(artifacts.fetch)
 ns.add_task(rehearse.rehearse)
+for stage_task in (release.deploy_qa, release.deploy_staging, release.deploy_prod, release.qa_down):
+    ns.add_task(stage_task)
 ns.add_collection(ops)
 ns.add_collection(sandbox)

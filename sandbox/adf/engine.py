@@ -28,6 +28,20 @@ class ActivityFailed(Exception):
         self.code, self.message = code, message
 
 
+def _retrying_session() -> requests.Session:
+    """Data Factory retries throttled and unavailable answers of the services it calls, honouring
+    Retry-After; without this, fault injection on Databricks would fail pipeline runs it should not."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    retry = Retry(total=10, backoff_factor=0.2, status_forcelist=(429, 500, 502, 503, 504),
+                  allowed_methods=None, respect_retry_after_header=True)
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 class Engine:
     poll_s = 0.2
 
@@ -267,7 +281,8 @@ class Engine:
         headers = {"Authorization": f"Bearer {token}"}
         verify = str(self.arm.sandbox.tls.trust_bundle)
         parameters = {k: str(v) for k, v in (resolved.get("baseParameters") or {}).items()}
-        submit = requests.post(f"{domain}/api/2.1/jobs/runs/submit", headers=headers, verify=verify, timeout=60,
+        http = _retrying_session()
+        submit = http.post(f"{domain}/api/2.1/jobs/runs/submit", headers=headers, verify=verify, timeout=60,
                                json={"run_name": f"ADF {activity['name']}", "tasks": [{
                                    "task_key": activity["name"], "existing_cluster_id": service["existingClusterId"],
                                    "notebook_task": {"notebook_path": resolved["notebookPath"],
@@ -276,13 +291,13 @@ class Engine:
             raise ActivityFailed("DatabricksSubmitFailed", f"Databricks refused the run: {submit.text}")
         databricks_run = submit.json()["run_id"]
         while True:
-            state = requests.get(f"{domain}/api/2.1/jobs/runs/get", params={"run_id": databricks_run},
+            state = http.get(f"{domain}/api/2.1/jobs/runs/get", params={"run_id": databricks_run},
                                  headers=headers, verify=verify, timeout=60).json()
             if state["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
                 break
             time.sleep(self.poll_s)
         task_run = state["tasks"][0]["run_id"]
-        output = requests.get(f"{domain}/api/2.1/jobs/runs/get-output", params={"run_id": task_run},
+        output = http.get(f"{domain}/api/2.1/jobs/runs/get-output", params={"run_id": task_run},
                               headers=headers, verify=verify, timeout=60).json()
         page = f"{domain}/#job/runs/{databricks_run}"
         if state["state"].get("result_state") != "SUCCESS":

@@ -117,9 +117,10 @@ class Compute:
                 except subprocess.TimeoutExpired:
                     process.kill()
 
-    def stop_clusters(self) -> None:
+    def stop_clusters(self, close: bool = True) -> None:
+        """Kill every cluster process; ``close`` (at shutdown) also keeps new ones from starting."""
         with self._compute_lock:
-            self._closed = True
+            self._closed = self._closed or close
             for cluster_id in list(self._processes):
                 self._kill(cluster_id)
 

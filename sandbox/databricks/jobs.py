@@ -155,7 +155,8 @@ class Jobs:
         folders = self.sync_mounts_down()
         answer = requests.post(f"http://127.0.0.1:{port}/run", timeout=3600, json={
             "notebook": str(notebook), "parameters": parameters, "secrets": self.secrets_for_run(),
-            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders, "mount_root": str(self.mount_root)}).json()
+            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders, "mount_root": str(self.mount_root),
+            "mount_sources": {p: s.source for p, s in self._mount_sources().items()}}).json()
         self.record_mounts(answer.get("created_mounts") or {}, answer.get("removed_mounts") or [])
         self.sync_mounts_up(set(folders))
         if "error" in answer:

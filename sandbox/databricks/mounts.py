@@ -21,6 +21,7 @@ class MountSource:
     container: str
     prefix: str
     key: str
+    source: str = ""  # as given to dbutils.fs.mount
 
 
 def parse_source(source: str, extra_configs: dict[str, str]) -> MountSource:
@@ -32,7 +33,7 @@ def parse_source(source: str, extra_configs: dict[str, str]) -> MountSource:
     if key is None:
         raise invalid(f"mount of {source}: the sandbox mounts with an account key "
                       f"(extra_configs fs.azure.account.key.{account}.dfs.core.windows.net)")
-    return MountSource(account, match["container"], match["prefix"].strip("/"), key)
+    return MountSource(account, match["container"], match["prefix"].strip("/"), key, source)
 
 
 def _container(blob_endpoint: str, source: MountSource):

@@ -87,6 +87,9 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
         return {}
 
     def authenticate(self, request: Request) -> dict:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer dapi") and self.token_is_valid(header[7:]):
+            return {"pat": True}
         try:
             return super().authenticate(request)
         except ApiError as error:

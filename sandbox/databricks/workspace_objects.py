@@ -39,6 +39,9 @@ RULES = [
     Rule("/api/2.0/dbfs/read", endpoint="dbfs_read", methods=["GET"]),
     Rule("/api/2.0/dbfs/delete", endpoint="dbfs_delete", methods=["POST"]),
     Rule("/api/2.0/dbfs/mkdirs", endpoint="dbfs_mkdirs", methods=["POST"]),
+    Rule("/api/2.0/token/create", endpoint="token_create", methods=["POST"]),
+    Rule("/api/2.0/token/list", endpoint="token_list", methods=["GET"]),
+    Rule("/api/2.0/token/delete", endpoint="token_delete", methods=["POST"]),
 ]
 
 
@@ -188,6 +191,43 @@ class WorkspaceObjects:
         if not name or name not in data["scopes"]:
             raise not_found(f"Scope {name} does not exist!")
         return data["scopes"][name]
+
+    # -- personal access tokens -------------------------------------------------------------------
+    @staticmethod
+    def _token_hash(value: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    def token_create(self, request: Request) -> Response:
+        import secrets
+
+        body = request.get_json(silent=True) or {}
+        value = "dapi" + secrets.token_hex(16)
+        token_id = secrets.token_hex(32)
+        lifetime = body.get("lifetime_seconds")
+        info = {"token_id": token_id, "creation_time": _now_ms(), "comment": body.get("comment", ""),
+                "expiry_time": _now_ms() + int(lifetime) * 1000 if lifetime else -1}
+        with self.state.update() as state:
+            self.ws(state).setdefault("tokens", {})[token_id] = {**info, "hash": self._token_hash(value)}
+        return json_response({"token_value": value, "token_info": info})
+
+    def token_list(self, request: Request) -> Response:
+        tokens = self.ws(self.state.read()).get("tokens", {})
+        return json_response({"token_infos": [{k: v for k, v in t.items() if k != "hash"}
+                                              for t in tokens.values()]})
+
+    def token_delete(self, request: Request) -> Response:
+        token_id = (request.get_json(silent=True) or {}).get("token_id")
+        with self.state.update() as state:
+            if self.ws(state).get("tokens", {}).pop(token_id, None) is None:
+                raise not_found(f"Token with ID {token_id} does not exist.")
+        return json_response({})
+
+    def token_is_valid(self, value: str) -> bool:
+        digest = self._token_hash(value)
+        return any(t["hash"] == digest and (t["expiry_time"] < 0 or t["expiry_time"] > _now_ms())
+                   for t in self.ws(self.state.read()).get("tokens", {}).values())
 
     def scope_create(self, request: Request) -> Response:
         body = request.get_json(silent=True) or {}

@@ -85,6 +85,14 @@ class Secrets:
 
 
 @dataclass(frozen=True)
+class MountInfo:
+    """What dbutils.fs.mounts() lists on Databricks: attributes, not keys."""
+    mountPoint: str
+    source: str
+    encryptionType: str = ""
+
+
+@dataclass(frozen=True)
 class FileInfo:
     path: str
     name: str
@@ -96,9 +104,11 @@ class Fs:
     """dbutils.fs over local folders: ``dbfs:/x`` and ``/x`` live under ``dbfs_root``; a mount maps
     ``/mnt/name`` to a folder of its own."""
 
-    def __init__(self, dbfs_root: Path, mounts: Mapping[str, Path], mount_root: Path | None = None):
+    def __init__(self, dbfs_root: Path, mounts: Mapping[str, Path], mount_root: Path | None = None,
+                 sources: Mapping[str, str] | None = None):
         self._root = Path(dbfs_root)
         self._mounts = {m.rstrip("/"): Path(p) for m, p in mounts.items()}
+        self._sources = {m.rstrip("/"): s for m, s in (sources or {}).items()}  # what each mount points at
         self._mount_root = mount_root  # where new mounts get their local folder; None: mounting is refused
         self.created_mounts: dict[str, dict] = {}  # mounts made by this run, for the runtime to keep
         self.removed_mounts: list[str] = []
@@ -164,8 +174,8 @@ class Fs:
         self.cp(source, destination, recurse)
         return self.rm(source, recurse=True)
 
-    def mounts(self) -> list[dict[str, str]]:
-        return [{"mountPoint": m, "source": str(p)} for m, p in sorted(self._mounts.items())]
+    def mounts(self) -> list[MountInfo]:
+        return [MountInfo(m, self._sources.get(m, str(p))) for m, p in sorted(self._mounts.items())]
 
     def mount(self, source: str, mount_point: str, extra_configs: Mapping[str, str] | None = None) -> bool:
         """Mount a storage container (the runtime syncs it with a local folder around each run)."""
@@ -179,6 +189,7 @@ class Fs:
         folder = mount_local_folder(self._mount_root, mount_point)
         folder.mkdir(parents=True, exist_ok=True)
         self._mounts[mount_point] = folder
+        self._sources[mount_point] = source
         self.created_mounts[mount_point] = {"source": source, "extra_configs": dict(extra_configs or {})}
         return True
 
@@ -186,6 +197,7 @@ class Fs:
         mount_point = mount_point.rstrip("/")
         if self._mounts.pop(mount_point, None) is None:
             raise ValueError(f"Directory not mounted: {mount_point}")
+        self._sources.pop(mount_point, None)
         self.created_mounts.pop(mount_point, None)
         self.removed_mounts.append(mount_point)
         return True

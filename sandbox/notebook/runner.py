@@ -49,11 +49,12 @@ class LocalRuntime:
     dbfs_root: Path | None = None
     libraries: Sequence[Path] = ()
     mount_root: Path | None = None
+    mount_sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dbfs_root is None:
             self.dbfs_root = Path(tempfile.mkdtemp(prefix="local-dbfs-"))
-        self.fs = Fs(self.dbfs_root, self.mounts, self.mount_root)
+        self.fs = Fs(self.dbfs_root, self.mounts, self.mount_root, self.mount_sources)
 
     def run(self, notebook: str | Path, parameters: Mapping[str, str] | None = None) -> NotebookResult:
         """Run a notebook to its end or to dbutils.notebook.exit; raises NotebookFailed if a cell fails."""

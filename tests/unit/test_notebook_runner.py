@@ -105,6 +105,6 @@ def test_fs_maps_dbfs_and_mounts_to_local_folders(tmp_path):
     fs.mv("/copy/b.txt", "/moved.txt")
     assert not (tmp_path / "dbfs" / "copy" / "b.txt").exists() and fs.head("/moved.txt") == "hello"
     assert fs.rm("/mnt/lake/a", recurse=True) and not (mount / "a").exists()
-    assert fs.mounts() == [{"mountPoint": "/mnt/lake", "source": str(mount)}]
+    assert [(m.mountPoint, m.source) for m in fs.mounts()] == [("/mnt/lake", str(mount))]
     with pytest.raises(FileNotFoundError):
         fs.ls("/nowhere")

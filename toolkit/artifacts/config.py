@@ -6,19 +6,14 @@ environment variable the file names.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
+from toolkit.configuration import ConfigError, Strict as _Strict, explain, read_toml
 
-class ConfigError(ValueError):
-    pass
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["ConfigError", "LocalStoreConfig", "BlobStoreConfig", "load_store_config", "secret_from_environment"]
 
 
 class LocalStoreConfig(_Strict):
@@ -48,28 +43,12 @@ StoreConfig = Annotated[Union[LocalStoreConfig, BlobStoreConfig], Field(discrimi
 _ADAPTER = TypeAdapter(StoreConfig)
 
 
-def _explain(error: ValidationError, source: str) -> str:
-    lines = []
-    for problem in error.errors():
-        location = ".".join(str(p) for p in problem["loc"] if p not in ("local", "blob"))
-        if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            location = "kind"
-        location = location or "(top level)"
-        lines.append(f"{source}: {location}: {problem['msg']}")
-    return "\n".join(lines)
-
-
 def load_store_config(path: Path) -> LocalStoreConfig | BlobStoreConfig:
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: artifact store configuration not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    document = read_toml(path, "artifact store configuration")
     try:
         return _ADAPTER.validate_python(document)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, str(path))) from None
+        raise ConfigError(explain(exc, str(path), ("local", "blob"))) from None
 
 
 def secret_from_environment(variable: str, purpose: str) -> str:

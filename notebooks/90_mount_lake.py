@@ -1,0 +1,36 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Mount the lake
+# MAGIC Mounts the environment's lake container at the mount point, with the storage account key read
+# MAGIC from the secret scope. Idempotent: a mount already pointing at the same source is kept; one
+# MAGIC pointing elsewhere is replaced. Run by the release (storage access step), not by ADF.
+
+# COMMAND ----------
+
+import json
+
+# COMMAND ----------
+
+dbutils.widgets.text("mount_point", "/mnt/datalake", "Mount point")
+dbutils.widgets.text("account", "", "Storage account")
+dbutils.widgets.text("container", "datalake", "Container")
+dbutils.widgets.text("secret_scope", "", "Secret scope holding the account key")
+dbutils.widgets.text("secret_key", "", "Name of the account key in the scope")
+
+# COMMAND ----------
+
+mount_point = dbutils.widgets.get("mount_point")
+account = dbutils.widgets.get("account")
+source = f"wasbs://{dbutils.widgets.get('container')}@{account}.blob.core.windows.net/"
+current = {m.mountPoint: m.source for m in dbutils.fs.mounts()}
+changed = current.get(mount_point) != source
+if changed:
+    if mount_point in current:
+        dbutils.fs.unmount(mount_point)
+    key = dbutils.secrets.get(dbutils.widgets.get("secret_scope"), dbutils.widgets.get("secret_key"))
+    dbutils.fs.mount(source=source, mount_point=mount_point,
+                     extra_configs={f"fs.azure.account.key.{account}.blob.core.windows.net": key})
+
+# COMMAND ----------
+
+dbutils.notebook.exit(json.dumps({"mount_point": mount_point, "source": source, "changed": changed}))

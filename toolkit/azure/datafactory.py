@@ -1,0 +1,75 @@
+"""Data Factory (REST API 2018-06-01) over the ARM client: the factory's global parameters, definitions
+as ADF's git integration stores them, triggers, and pipeline runs. PUT of a definition is synchronous;
+an enabled trigger cannot be updated; monitoring calls may be throttled (429, retried by azure-core)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from toolkit.azure.rest import ArmRest
+
+API = "2018-06-01"
+COLLECTIONS = {"linkedService": "linkedservices", "dataset": "datasets", "dataflow": "dataflows",
+               "pipeline": "pipelines", "trigger": "triggers"}
+TERMINAL = ("Succeeded", "Failed", "Cancelled", "Canceled")
+_READ_ONLY = ("provisioningState", "createTime", "version")
+
+
+class Factory:
+    def __init__(self, rest: ArmRest, resource_group: str, name: str):
+        self.rest, self.name = rest, name
+        self.path = f"{rest.group_path(resource_group)}/providers/Microsoft.DataFactory/factories/{name}"
+
+    def get(self) -> dict:
+        return self.rest.call("GET", self.path, API)
+
+    def global_parameters(self) -> dict:
+        return (self.get().get("properties") or {}).get("globalParameters") or {}
+
+    def set_global_parameters(self, parameters: dict) -> None:
+        """PUT the factory as it is (location, identity, tags, other properties) with new global parameters."""
+        current = self.get()
+        properties = {k: v for k, v in (current.get("properties") or {}).items() if k not in _READ_ONLY}
+        properties["globalParameters"] = parameters
+        body = {"location": current["location"], "tags": current.get("tags") or {}, "properties": properties}
+        if current.get("identity"):
+            body["identity"] = {"type": current["identity"].get("type", "SystemAssigned")}
+        self.rest.call("PUT", self.path, API, body)
+
+    def objects(self, kind: str) -> dict[str, dict]:
+        """name -> properties of every object of a kind (triggers include runtimeState)."""
+        found, url = {}, f"{self.path}/{COLLECTIONS[kind]}"
+        answer = self.rest.call("GET", url, API)
+        while True:
+            for item in answer.get("value", []):
+                found[item["name"]] = item.get("properties") or {}
+            if not answer.get("nextLink"):
+                return found
+            answer = self.rest.call("GET", answer["nextLink"].split(self.rest.target.arm_url, 1)[-1].split("?")[0],
+                                    API)
+
+    def put(self, kind: str, name: str, properties: dict) -> None:
+        self.rest.call("PUT", f"{self.path}/{COLLECTIONS[kind]}/{name}", API, {"properties": properties})
+
+    def delete(self, kind: str, name: str) -> None:
+        self.rest.call("DELETE", f"{self.path}/{COLLECTIONS[kind]}/{name}", API)
+
+    def start_trigger(self, name: str) -> None:
+        self.rest.call("POST", f"{self.path}/triggers/{name}/start", API)
+
+    def stop_trigger(self, name: str) -> None:
+        self.rest.call("POST", f"{self.path}/triggers/{name}/stop", API)
+
+    # -- runs ------------------------------------------------------------------------------------
+    def create_run(self, pipeline: str, parameters: dict[str, Any]) -> str:
+        return self.rest.call("POST", f"{self.path}/pipelines/{pipeline}/createRun", API, parameters)["runId"]
+
+    def run(self, run_id: str) -> dict:
+        return self.rest.call("GET", f"{self.path}/pipelineruns/{run_id}", API)
+
+    def activity_runs(self, run_id: str) -> list[dict]:
+        now = datetime.now(timezone.utc)
+        window = {"lastUpdatedAfter": (now - timedelta(days=1)).isoformat(),
+                  "lastUpdatedBefore": (now + timedelta(days=1)).isoformat()}
+        answer = self.rest.call("POST", f"{self.path}/pipelineruns/{run_id}/queryActivityruns", API, window)
+        return sorted(answer.get("value", []), key=lambda a: a.get("activityRunStart") or "")

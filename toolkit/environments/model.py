@@ -1,0 +1,166 @@
+"""One environment file (environments/<name>.toml), validated into a typed model.
+
+Values may reference environment variables as ``${NAME}``; secret values never live in the file,
+only where they come from. A ``[sandbox]`` table holds the values that differ on the sandbox
+target and is merged over the rest when the sandbox is the target.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, ValidationError, model_validator
+
+from toolkit.configuration import ConfigError, Strict, explain, read_toml, resolve_variables
+
+NAMES = ("qa", "staging", "prod")
+DEPLOYMENT_ID = re.compile(r"^[a-z0-9]{1,12}$")
+_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+class Infrastructure(Strict):
+    resource_group: str = Field(description="resource group; {deployment_id} is replaced for on-demand QA")
+    location: str
+    template: str = "arm/azuredeploy.json"
+    parameters_file: str = Field(description="ARM parameter file inside the bundle, e.g. "
+                                             "arm/parameters/azuredeploy.parameters.qa.json")
+    parameters: dict[str, str] = Field(default_factory=dict, description="overrides of the parameter file")
+    deploy: Literal["always", "when-asked"] = "when-asked"
+
+
+class StorageKeySecret(Strict):
+    source: Literal["storage-account-key"]
+
+
+class DatabricksTokenSecret(Strict):
+    source: Literal["databricks-token"]
+    lifetime_days: int = Field(90, ge=1, le=730)
+    renew_within_days: int = Field(30, ge=0)
+
+
+class VariableSecret(Strict):
+    source: Literal["environment-variable"]
+    variable: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+SecretSource = Annotated[Union[StorageKeySecret, DatabricksTokenSecret, VariableSecret],
+                         Field(discriminator="source")]
+
+
+class StorageLocation(Strict):
+    resource_group: str
+    account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
+    container: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+    prefix: str = ""
+
+
+class LakeLocation(Strict):
+    container: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+    prefix: str = ""
+
+
+class Copy(Strict):
+    source: StorageLocation
+    destination: LakeLocation
+
+
+class Hydration(Strict):
+    environment: Literal["prod"]
+    source: LakeLocation
+    destination: LakeLocation
+
+
+class Data(Strict):
+    copy_: list[Copy] = Field(default_factory=list, alias="copy")
+    hydrate: Hydration | None = None
+
+
+class Databricks(Strict):
+    secret_scope: str = Field(pattern=_NAME)
+    storage_access: Literal["mount"] = "mount"
+    mount_point: str = Field("/mnt/datalake", pattern=r"^/mnt/[A-Za-z0-9_-]+$")
+    lake_container: str = "datalake"
+    release_root: str = Field("/parking-sensors/releases", pattern=r"^/[A-Za-z0-9_./-]+$")
+    cluster_name: str = Field(pattern=_NAME)
+    table_format: Literal["delta", "parquet"] = "delta"
+    libraries_root: Literal["workspace"] = "workspace"
+
+
+class DataFactory(Strict):
+    triggers: Literal["activate", "keep"] = Field("keep", description="activate: start every trigger after the "
+                                                  "deploy; keep: leave each as it was (new ones stopped)")
+    delete_missing: bool = False
+    properties: dict[str, str] = Field(default_factory=dict, description="'<kind>.<name>.<json.path>' = value")
+
+
+class IntegrationTests(Strict):
+    pipeline: str
+    parameters: dict[str, str] = Field(default_factory=dict, description="the pipeline run's parameters")
+    notebook: str = "99_integration_test"
+    notebook_parameters: dict[str, str] = Field(default_factory=dict, description="widgets of the notebook; "
+                                                "{run_id}, {lake_root}, {table_format}, {activity.<name>.<key>}")
+    timeout_minutes: int = Field(30, ge=1)
+
+
+class Azure(Strict):
+    tenant_id: str | None = None
+    subscription_id: str | None = None
+
+
+class Environment(Strict):
+    name: Literal["qa", "staging", "prod"]
+    on_demand: bool = False
+    azure: Azure = Azure()
+    infrastructure: Infrastructure
+    secrets: dict[str, SecretSource] = Field(default_factory=dict)
+    data: Data = Data()
+    databricks: Databricks
+    datafactory: DataFactory = DataFactory()
+    integration_tests: IntegrationTests | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _names(self) -> "Environment":
+        for name in self.secrets:
+            if not re.fullmatch(r"[0-9a-zA-Z-]{1,127}", name):
+                raise ValueError(f"secrets.{name}: a Key Vault secret name has 1-127 letters, digits and dashes")
+        return self
+
+    def resource_group(self, deployment_id: str | None) -> str:
+        if self.on_demand:
+            if not deployment_id or not DEPLOYMENT_ID.match(deployment_id):
+                raise ConfigError(f"{self.source}: the {self.name} environment is on demand: give a deployment id "
+                                  f"of 1-12 lowercase letters and digits (got {deployment_id!r})")
+            return self.infrastructure.resource_group.replace("{deployment_id}", deployment_id)
+        return self.infrastructure.resource_group
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def load_environment(folder: Path, name: str, target: str, environ: dict[str, str] | None = None) -> Environment:
+    """The environment ``name`` from ``folder/<name>.toml`` as seen from ``target`` ("sandbox" or "azure")."""
+    if name not in NAMES:
+        raise ConfigError(f"unknown environment {name!r}: expected one of {', '.join(NAMES)}")
+    path = folder / f"{name}.toml"
+    document = read_toml(path, f"environment file of {name}")
+    sandbox_values = document.pop("sandbox", {})
+    if target == "sandbox":
+        document = _merge(document, sandbox_values)
+        document.pop("azure", None)  # never resolved (nor needed) unless Azure is the target
+    document = resolve_variables(document, str(path), environ)
+    try:
+        environment = Environment.model_validate({**document, "source": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, str(path), ("storage-account-key", "databricks-token",
+                                                   "environment-variable"))) from None
+    if environment.name != name:
+        raise ConfigError(f"{path}: name: the file of environment {name!r} says name = {environment.name!r}")
+    return environment

@@ -1,0 +1,90 @@
+"""Where a stage runs: the sandbox (the default) or Azure (chosen explicitly). Only endpoints and
+credentials differ; every call goes through the same clients and code paths.
+
+Azure: azure-identity's DefaultAzureCredential (service principal or workload identity federation
+from AZURE_* variables in CI, managed identity, or a developer's `az login`) for ARM, Key Vault and
+Storage; the Databricks SDK's unified auth (the same sources) for workspaces.
+Sandbox: the sandbox's service principal, read from its home, and its TLS trust bundle.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ARM_SCOPE = "https://management.azure.com/.default"
+DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"  # Azure Databricks' first-party app
+SANDBOX_SUBSCRIPTION = "5a4db0c5-0000-4000-8000-00000000cafe"
+
+
+class TargetError(RuntimeError):
+    pass
+
+
+@dataclass
+class Target:
+    name: str  # "sandbox" or "azure"
+    subscription_id: str
+    arm_url: str
+    credential: Any
+    verify: str | bool = True
+    blob_endpoint: str | None = None  # sandbox: accounts are paths under it
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.name == "sandbox"
+
+    def account_url(self, account: str) -> str:
+        return f"{self.blob_endpoint}/{account}" if self.blob_endpoint else f"https://{account}.blob.core.windows.net"
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments every azure-core client takes on this target."""
+        return {"connection_verify": self.verify} if self.is_sandbox else {}
+
+    def keyvault_options(self) -> dict[str, Any]:
+        # A loopback vault URL cannot end in vault.azure.net, which the challenge check insists on.
+        return {**self.client_options(), "verify_challenge_resource": False} if self.is_sandbox else {}
+
+    def databricks_config(self, host: str, resource_id: str | None) -> dict[str, Any]:
+        """Arguments of databricks.sdk.WorkspaceClient for a workspace."""
+        if not self.is_sandbox:
+            return {"host": host, "azure_workspace_resource_id": resource_id}
+        from databricks.sdk.credentials_provider import CredentialsStrategy
+
+        credential = self.credential
+
+        class SandboxEntra(CredentialsStrategy):
+            def auth_type(self) -> str:
+                return "sandbox-entra"
+
+            def __call__(self, cfg):
+                return lambda: {"Authorization": f"Bearer {credential.get_token(DATABRICKS_SCOPE).token}"}
+
+        return {"host": host, "credentials_strategy": SandboxEntra()}
+
+
+def sandbox_target(home: Path) -> Target:
+    from sandbox.connection import SandboxConnection
+    from sandbox.lifecycle import SandboxError, status
+
+    try:
+        connection = SandboxConnection.from_home(home)
+    except SandboxError as exc:
+        raise TargetError(str(exc)) from None
+    current = status(home)
+    # databricks-sdk (on requests) has no CA option: requests reads this variable. The bundle is the public
+    # CAs plus the sandbox's, so nothing else loses trust.
+    os.environ["REQUESTS_CA_BUNDLE"] = connection.trust_bundle
+    return Target("sandbox", SANDBOX_SUBSCRIPTION, current["arm"]["url"], connection.credential(),
+                  verify=connection.trust_bundle, blob_endpoint=f"http://127.0.0.1:{connection.blob_port}")
+
+
+def azure_target(subscription_id: str | None) -> Target:
+    if not subscription_id:
+        raise TargetError("the Azure target needs a subscription id: set [azure] subscription_id in the environment "
+                          "file (for example \"${AZURE_SUBSCRIPTION_ID}\")")
+    from azure.identity import DefaultAzureCredential
+
+    return Target("azure", subscription_id, "https://management.azure.com", DefaultAzureCredential())

@@ -1,0 +1,113 @@
+"""What every step of a stage works from: the environment, the target, the verified bundle, the
+infrastructure's outputs, and the clients (made once, on first use)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from toolkit.bundle.manifest import Manifest
+from toolkit.environments.model import Environment
+from toolkit.environments.target import Target
+from toolkit.release.plan import NotPlannable, StepFailed
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    deployment_id: str | None = None
+    infrastructure: bool = False  # deploy ARM even where the environment only does it when asked
+    retest: bool = False  # run the integration tests even when nothing changed since they passed
+    prune: bool = False  # delete Data Factory objects that are no longer in the bundle
+
+
+@dataclass
+class Deployment:
+    environment: Environment
+    target: Target
+    bundle: Path
+    manifest: Manifest
+    options: Options
+    say: Callable[[str], None] = print
+    reports: Path | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # what later steps learn (cluster id, ...)
+    changed_steps: list[str] = field(default_factory=list)
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @cached_property
+    def resource_group(self) -> str:
+        return self.environment.resource_group(self.options.deployment_id)
+
+    @property
+    def release_root(self) -> str:
+        return f"{self.environment.databricks.release_root}/{self.version}"
+
+    def output(self, name: str) -> Any:
+        if name in self.outputs:
+            return self.outputs[name]
+        if self.options.dry_run:
+            raise NotPlannable(f"needs the infrastructure output {name!r}, which exists only after the "
+                               "infrastructure step applies")
+        raise StepFailed(f"the infrastructure of {self.environment.name} has no output {name!r}")
+
+    def value(self, name: str) -> str:
+        """Something an earlier step of this run learned (the cluster id, ...)."""
+        if name in self.values:
+            return self.values[name]
+        if self.options.dry_run:
+            raise NotPlannable(f"needs {name}, which exists only after an earlier step applies")
+        raise StepFailed(f"no earlier step provided {name}")
+
+    def bundle_json(self, relative: str) -> dict:
+        return json.loads((self.bundle / relative).read_text(encoding="utf-8"))
+
+    # -- clients ---------------------------------------------------------------------------------
+    @cached_property
+    def arm(self):
+        from toolkit.azure.arm import resource_client
+
+        return resource_client(self.target)
+
+    @cached_property
+    def rest(self):
+        from toolkit.azure.rest import ArmRest
+
+        return ArmRest(self.target)
+
+    @cached_property
+    def secrets(self):
+        from azure.keyvault.secrets import SecretClient
+
+        return SecretClient(self.output("keyVaultUri"), self.target.credential, **self.target.keyvault_options())
+
+    @cached_property
+    def workspace(self):
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(**self.target.databricks_config(self.output("databricksWorkspaceUrl"),
+                                                               self.output("databricksWorkspaceResourceId")))
+
+    def storage_key(self, resource_group: str, account: str) -> str:
+        """An account key (ARM listKeys, a read): what server-side copies sign their source with."""
+        if (resource_group, account) not in self._keys:
+            from toolkit.azure.storage import account_key
+
+            self._keys[(resource_group, account)] = account_key(self.rest, resource_group, account)
+        return self._keys[(resource_group, account)]
+
+    def blob_service(self, resource_group: str, account: str):
+        from azure.storage.blob import BlobServiceClient
+
+        key = self.storage_key(resource_group, account)
+        return BlobServiceClient(self.target.account_url(account),
+                                 credential={"account_name": account, "account_key": key})
+
+    def lake(self):
+        return self.blob_service(self.resource_group, self.output("storageAccountName"))

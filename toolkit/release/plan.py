@@ -1,0 +1,121 @@
+"""Plans, the steps that make them, and how a stage runs them."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from toolkit.release.errors import explain_error
+
+
+class StepFailed(RuntimeError):
+    """A step could not do its work; the message names the cause (never a secret)."""
+
+
+class NotPlannable(Exception):
+    """A dry run cannot plan this step because an earlier step would first create what it reads."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # create, update, delete, copy, upload, import, install, restart, start, stop, run, ...
+    target: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    apply: Callable[[], None] | None = None  # performs exactly the changes; None when there are none
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, action: str, target: str, detail: str = "") -> None:
+        self.changes.append(Change(action, target, detail))
+
+
+class Step(Protocol):
+    name: str
+
+    def plan(self, deployment) -> Plan: ...
+
+
+@dataclass
+class StepReport:
+    step: str
+    status: str  # unchanged, changed, planned, not-plannable, failed
+    changes: list[str]
+    notes: list[str]
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class StageReport:
+    stage: str
+    environment: str
+    target: str
+    version: str
+    dry_run: bool
+    steps: list[StepReport] = field(default_factory=list)
+    outcome: str = "succeeded"
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return any(s.status == "changed" for s in self.steps)
+
+
+def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
+              say: Callable[[str], None]) -> StageReport:
+    """Plan each step, print its plan, apply it unless ``dry_run``; stop at the first failure."""
+    started = time.monotonic()
+    for step in steps:
+        step_started = time.monotonic()
+        say(f"[{step.name}] planning")
+        try:
+            plan = step.plan(deployment)
+        except NotPlannable as exc:
+            report.steps.append(StepReport(step.name, "not-plannable", [], [str(exc)],
+                                           time.monotonic() - step_started))
+            say(f"[{step.name}] cannot be planned yet: {exc}")
+            continue
+        except StepFailed as exc:
+            _fail(report, step.name, str(exc), step_started, say)
+            break
+        except Exception as exc:  # a call failed: one line naming the cause, then stop
+            _fail(report, step.name, f"while planning: {explain_error(exc)}", step_started, say)
+            break
+        for note in plan.notes:
+            say(f"[{step.name}] note: {note}")
+        for change in plan.changes:
+            say(f"[{step.name}] {'would ' if dry_run else ''}{change}")
+        if not plan.changes:
+            say(f"[{step.name}] up to date")
+        status = "unchanged" if not plan.changes else "planned" if dry_run else "changed"
+        if plan.changes and not dry_run and plan.apply is not None:
+            try:
+                plan.apply()
+            except StepFailed as exc:
+                _fail(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
+                break
+            except Exception as exc:
+                _fail(report, step.name, explain_error(exc), step_started, say, [str(c) for c in plan.changes])
+                break
+        if status == "changed":
+            deployment.changed_steps.append(step.name)
+        report.steps.append(StepReport(step.name, status, [str(c) for c in plan.changes], plan.notes,
+                                       round(time.monotonic() - step_started, 2)))
+        say(f"[{step.name}] {status} in {time.monotonic() - step_started:.1f}s")
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _fail(report: StageReport, step: str, message: str, started: float, say, changes=None) -> None:
+    report.steps.append(StepReport(step, "failed", changes or [], [], round(time.monotonic() - started, 2),
+                                   message))
+    report.outcome, report.error = "failed", f"{step}: {message}"
+    say(f"[{step}] FAILED: {message}")

@@ -1,0 +1,122 @@
+"""Step 5: the data application in the workspace. Libraries (the wheel, its dependencies, jars) and
+notebooks go under a release-versioned root, which a marker file closes once complete, so a finished
+release is recognised with one read and an interrupted one is completed by a re-run. The cluster is
+created from the bundle's configuration or edited only when it differs; libraries are installed from
+the release root, older releases' are uninstalled, and the cluster restarts when that changes what
+it runs (Databricks keeps an installed wheel until restart)."""
+from __future__ import annotations
+
+import json
+import posixpath
+
+from toolkit.databricks import clusters
+from toolkit.databricks.workspace_files import WorkspaceObject, existing_objects, import_objects, read_file
+from toolkit.progress import Progress
+from toolkit.release.deployment import Deployment
+from toolkit.release.plan import Plan, StepFailed
+
+LIBRARY_ROLES = {"wheel": "whl", "dependency": "whl", "jar": "jar"}
+MARKER = "release.json"
+
+
+def release_objects(d: Deployment) -> list[WorkspaceObject]:
+    objects = []
+    for entry in d.manifest.files:
+        content = None
+        if entry.role in LIBRARY_ROLES:
+            path = f"{d.release_root}/libs/{posixpath.basename(entry.path)}"
+        elif entry.role == "notebook":
+            path = f"{d.release_root}/notebooks/{posixpath.splitext(posixpath.basename(entry.path))[0]}"
+        else:
+            continue
+        content = (d.bundle / entry.path).read_bytes()
+        objects.append(WorkspaceObject(path, content, entry.role == "notebook"))
+    return objects
+
+
+def cluster_spec(d: Deployment) -> dict:
+    spec = d.bundle_json("cluster/cluster.json")
+    override = d.bundle / "cluster" / "overrides" / f"{d.environment.name}.json"
+    if override.exists():
+        spec.update(json.loads(override.read_text()))
+    spec["cluster_name"] = d.environment.databricks.cluster_name
+    return spec
+
+
+def wanted_libraries(d: Deployment) -> list[dict]:
+    return [{LIBRARY_ROLES[e.role]: f"/Workspace{d.release_root}/libs/{posixpath.basename(e.path)}"}
+            for e in d.manifest.files if e.role in LIBRARY_ROLES]
+
+
+class Application:
+    name = "application"
+
+    def plan(self, d: Deployment) -> Plan:
+        plan = Plan()
+        workspace = d.workspace
+        marker_path = f"{d.release_root}/{MARKER}"
+        marker = json.dumps({"version": d.version, "bundle_digest": d.manifest.digest}, sort_keys=True).encode()
+        uploads: list[WorkspaceObject] = []
+        if read_file(workspace, marker_path) != marker:
+            existing = existing_objects(workspace, d.release_root)
+            uploads = [o for o in release_objects(d)
+                       if o.path not in existing or (not o.notebook and existing[o.path] not in (None, len(o.content)))]
+            libraries = sum(1 for o in uploads if not o.notebook)
+            if libraries:
+                plan.add("upload", f"{libraries} library files", f"to {d.release_root}/libs")
+            if len(uploads) - libraries:
+                plan.add("import", f"{len(uploads) - libraries} notebooks", f"to {d.release_root}/notebooks")
+            plan.add("write", marker_path, "marks the release root complete")
+
+        spec = cluster_spec(d)
+        try:
+            current = clusters.find_cluster(workspace, spec["cluster_name"])
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
+        differences = clusters.spec_differences(current, spec) if current else []
+        if current is None:
+            plan.add("create", f"cluster {spec['cluster_name']}")
+        elif differences:
+            plan.add("update", f"cluster {spec['cluster_name']}", f"{', '.join(differences)} changed; restarts it "
+                     "if running")
+        else:
+            d.values["cluster_id"] = current["cluster_id"]
+
+        wanted = wanted_libraries(d)
+        installed = clusters.installed_libraries(workspace, current["cluster_id"]) if current else {}
+        ours = f"/Workspace{d.environment.databricks.release_root}/"
+        to_install = [lib for lib in wanted if installed.get(clusters.library_key(lib)) in (None,
+                                                                                          "UNINSTALL_ON_RESTART")]
+        to_remove = [{"whl" if k.endswith(".whl") else "jar": k} for k, status in installed.items()
+                     if k.startswith(ours) and k not in {clusters.library_key(w) for w in wanted}
+                     and status != "UNINSTALL_ON_RESTART"]
+        for lib in to_install:
+            plan.add("install", clusters.library_key(lib).rsplit("/", 1)[-1])
+        for lib in to_remove:
+            plan.add("uninstall", clusters.library_key(lib).rsplit("/", 1)[-1], "older release")
+        pending_restart = any(s == "UNINSTALL_ON_RESTART" for k, s in installed.items() if k.startswith(ours))
+        restart = current is not None and not differences and current.get("state") == "RUNNING" and \
+            bool(to_remove or pending_restart)
+        if restart:
+            plan.add("restart", f"cluster {spec['cluster_name']}", "so the new library versions take effect")
+        if not plan.changes:
+            return plan
+
+        def apply() -> None:
+            if uploads:
+                progress = Progress("import", len(uploads), unit="objects")
+                import_objects(workspace, uploads, lambda o: progress.advance(len(o.content)))
+            if read_file(workspace, marker_path) != marker:
+                import_objects(workspace, [WorkspaceObject(marker_path, marker, False)], lambda o: None)
+            cluster_id = current["cluster_id"] if current else clusters.create_cluster(workspace, spec)
+            if differences:
+                clusters.edit_cluster(workspace, cluster_id, spec, d.say)
+            d.values["cluster_id"] = cluster_id
+            if to_install:
+                clusters.install(workspace, cluster_id, to_install)
+            if to_remove:
+                clusters.uninstall(workspace, cluster_id, to_remove)
+            if restart:
+                clusters.restart(workspace, cluster_id, d.say)
+        plan.apply = apply
+        return plan

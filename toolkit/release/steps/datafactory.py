@@ -1,0 +1,99 @@
+"""Step 7: the Data Factory definitions of the bundle, with the environment's property replacements,
+written only where they differ from the factory, in dependency order. Triggers that a change touches
+are stopped around it and restored after (or all activated, where the environment says so); objects
+no longer in the bundle are deleted only when asked, in reverse dependency order."""
+from __future__ import annotations
+
+from toolkit.azure.datafactory import Factory
+from toolkit.definitions.adf import load_adf
+from toolkit.definitions.adf_deployment import (ORDER, ReplacementError, contains, deploy_order, dependents,
+                                                replace_properties)
+from toolkit.release.deployment import Deployment
+from toolkit.release.plan import Plan, StepFailed
+
+
+def placeholder_values(d: Deployment) -> dict[str, str]:
+    settings = d.environment.databricks
+    values = {"environment": d.environment.name, "version": d.version, "release_root": d.release_root,
+              "lake_root": settings.mount_point, "table_format": settings.table_format,
+              "cluster_id": d.value("cluster_id")}
+    values.update({f"outputs.{k}": v for k, v in d.outputs.items()})
+    return values
+
+
+def desired_definitions(d: Deployment) -> tuple[dict[str, dict[str, dict]], dict]:
+    objects, factory, findings = load_adf(d.bundle, d.bundle / "adf")
+    if findings:
+        raise StepFailed(f"the bundle's ADF definitions are invalid: {findings[0]}")
+    documents = {kind: {name: obj.document for name, obj in by_name.items()} for kind, by_name in objects.items()}
+    try:
+        documents, factory = replace_properties(documents, factory or {}, d.environment.datafactory.properties,
+                                                placeholder_values(d))
+    except ReplacementError as exc:
+        raise StepFailed(f"{d.environment.source}: {exc}") from None
+    for trigger in documents.get("trigger", {}).values():  # read-only: set by start/stop, not by PUT
+        trigger.get("properties", {}).pop("runtimeState", None)
+    return documents, factory
+
+
+class DataFactory:
+    name = "datafactory"
+
+    def plan(self, d: Deployment) -> Plan:
+        plan = Plan()
+        settings = d.environment.datafactory
+        documents, factory_document = desired_definitions(d)
+        factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+        kinds = [k for k in ORDER if documents.get(k) or (settings.delete_missing or d.options.prune)
+                 and k != "dataflow"]
+        current = {kind: factory.objects(kind) for kind in kinds}
+
+        wanted_globals = (factory_document.get("properties") or {}).get("globalParameters") or {}
+        current_globals = factory.global_parameters()
+        globals_change = set(wanted_globals) != set(current_globals) or not contains(current_globals, wanted_globals)
+        writes = [(k, n) for k, n in deploy_order(documents)
+                  if n not in current.get(k, {}) or not contains(current[k][n], documents[k][n]["properties"])]
+        touched = dependents(documents, set(writes) | ({("pipeline", p) for p in documents.get("pipeline", {})}
+                                                       if globals_change else set()))
+        state = {n: p.get("runtimeState", "Stopped") for n, p in current.get("trigger", {}).items()}
+        triggers = documents.get("trigger", {})
+        to_stop = sorted(n for k, n in touched if k == "trigger" and state.get(n) == "Started")
+        final = {n: "Started" if settings.triggers == "activate" else state.get(n, "Stopped") for n in triggers}
+        to_start = sorted(n for n in triggers if final[n] == "Started" and (n in to_stop or state.get(n) != "Started"))
+        extra = [(k, n) for k in kinds for n in current.get(k, {}) if n not in documents.get(k, {})]
+        deletes = []
+        if extra and (settings.delete_missing or d.options.prune):
+            deletes = sorted(extra, key=lambda key: -ORDER.index(key[0]))  # triggers first, linked services last
+            to_stop += [n for k, n in deletes if k == "trigger" and state.get(n) == "Started" and n not in to_stop]
+        elif extra:
+            plan.notes.append(f"{len(extra)} objects in the factory are not in the bundle and are kept (--prune "
+                              f"deletes them): {', '.join(f'{k} {n}' for k, n in extra)}")
+
+        for name in to_stop:
+            plan.add("stop", f"trigger {name}", "touched by this change")
+        if globals_change:
+            plan.add("update", f"factory {factory.name} global parameters",
+                     ", ".join(sorted(n for n in set(wanted_globals) | set(current_globals)
+                                      if wanted_globals.get(n) != current_globals.get(n))))
+        for kind, name in writes:
+            plan.add("create" if name not in current.get(kind, {}) else "update", f"{kind} {name}")
+        for kind, name in deletes:
+            plan.add("delete", f"{kind} {name}", "no longer in the bundle")
+        for name in to_start:
+            plan.add("start", f"trigger {name}", "restored" if name in to_stop else "activated")
+        if not plan.changes:
+            return plan
+
+        def apply() -> None:
+            for name in to_stop:
+                factory.stop_trigger(name)
+            if globals_change:
+                factory.set_global_parameters(wanted_globals)
+            for kind, name in writes:
+                factory.put(kind, name, documents[kind][name]["properties"])
+            for kind, name in deletes:
+                factory.delete(kind, name)
+            for name in to_start:
+                factory.start_trigger(name)
+        plan.apply = apply
+        return plan

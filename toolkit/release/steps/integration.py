@@ -1,0 +1,131 @@
+"""Step 8: the integration tests. The ADF pipeline runs (createRun, polled with backoff to a terminal
+state, its activity runs printed), then the integration-test notebook runs as a Databricks job against
+what the pipeline produced. Either failing fails the stage with the failing activity's error. Results
+go to JUnit XML and the environment's ledger; a re-deploy that changed nothing does not run them again
+for a version that already passed here (unless --retest)."""
+from __future__ import annotations
+
+import time
+
+from toolkit.azure.datafactory import TERMINAL, Factory
+from toolkit.databricks.runs import run_notebook
+from toolkit.definitions.adf_deployment import ReplacementError, render
+from toolkit.release import ledger
+from toolkit.release.deployment import Deployment
+from toolkit.release.junit import TestCase, write_junit
+from toolkit.release.plan import Plan, StepFailed
+
+EVENT = "integration-tests"
+
+
+def describe_summary(summary) -> str:
+    if not isinstance(summary, dict):
+        return str(summary)
+    rows = ", ".join(f"{table} {counts.get('good')}/{counts.get('input')} good"
+                     for table, counts in (summary.get("rows") or {}).items())
+    checks = summary.get("checks") or []
+    return (f"load {summary.get('load_id')}: {rows}; {summary.get('fact_rows')} facts; "
+            f"{sum(1 for c in checks if not c.get('violations'))}/{len(checks)} checks passed")
+
+
+class IntegrationTests:
+    name = "integration-tests"
+
+    def plan(self, d: Deployment) -> Plan:
+        plan = Plan()
+        tests = d.environment.integration_tests
+        if tests is None:
+            plan.notes.append(f"{d.environment.source} defines no [integration_tests]")
+            return plan
+        lake = d.lake()
+        passed = ledger.last_record(ledger.read_ledger(lake)[0], event=EVENT, version=d.version,
+                                    bundle_digest=d.manifest.digest)
+        if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
+            plan.notes.append(f"version {d.version} passed its integration tests here at {passed['when']} and "
+                              "nothing changed since (--retest runs them again)")
+            return plan
+        plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()))
+        plan.add("run", f"notebook {tests.notebook}", "as a Databricks job")
+        plan.apply = lambda: self._run(d, lake)
+        return plan
+
+    def _run(self, d: Deployment, lake) -> None:
+        tests = d.environment.integration_tests
+        factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+        cases: list[TestCase] = []
+        record = {"pipeline": tests.pipeline}
+        try:
+            run, activities = self._pipeline(d, factory, tests)
+            record["pipeline_run_id"] = run["runId"]
+            failed = [a for a in activities if a.get("status") == "Failed"]
+            for activity in activities:
+                error = (activity.get("error") or {}).get("message") if activity.get("status") == "Failed" else None
+                cases.append(TestCase(activity["activityName"], f"adf.{tests.pipeline}",
+                                      (activity.get("durationInMs") or 0) / 1000, error))
+            if run["status"] != "Succeeded":
+                where = f"activity {failed[0]['activityName']}: {failed[0]['error'].get('message')}" if failed \
+                    else run.get("message") or "no activity failed"
+                raise StepFailed(f"pipeline run {run['runId']} of {tests.pipeline} ended {run['status']}: {where}")
+            notebook = self._notebook(d, tests, run, activities)
+            record["notebook_run_id"] = notebook.run_id
+            cases.append(TestCase(tests.notebook, "databricks", notebook.seconds,
+                                  None if notebook.succeeded else f"{notebook.result_state}: {notebook.error}",
+                                  str(notebook.output)))
+            if not notebook.succeeded:
+                raise StepFailed(f"integration-test notebook {tests.notebook} ended {notebook.result_state}: "
+                                 f"{notebook.error} (run page: {notebook.page_url})")
+            d.say(f"integration-test notebook: {describe_summary(notebook.output)}")
+            record["summary"] = notebook.output
+        except StepFailed as failure:
+            ledger.append_record(lake, ledger.new_record(EVENT, d.environment.name, d.version, d.manifest.digest,
+                                                         "failed", error=str(failure), **record))
+            raise
+        finally:
+            if d.reports is not None and cases:
+                path = write_junit(d.reports / f"integration-{d.environment.name}.xml",
+                                   f"integration tests of {d.environment.name}", cases)
+                d.say(f"JUnit report: {path}")
+        ledger.append_record(lake, ledger.new_record(EVENT, d.environment.name, d.version, d.manifest.digest,
+                                                     "passed", **record))
+
+    @staticmethod
+    def _pipeline(d: Deployment, factory: Factory, tests) -> tuple[dict, list[dict]]:
+        run_id = factory.create_run(tests.pipeline, tests.parameters)
+        d.say(f"pipeline {tests.pipeline} run {run_id} started")
+        started, delay, last = time.monotonic(), 2.0, None
+        deadline = started + tests.timeout_minutes * 60
+        while True:
+            run = factory.run(run_id)
+            if run["status"] != last:
+                d.say(f"pipeline run {run_id}: {run['status']} ({time.monotonic() - started:.0f}s)")
+                last = run["status"]
+            if run["status"] in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise StepFailed(f"pipeline run {run_id} still {run['status']} after {tests.timeout_minutes} min")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 30)
+        activities = factory.activity_runs(run_id)
+        for activity in activities:
+            error = (activity.get("error") or {}).get("message")
+            d.say(f"  {activity['activityName']:<20} {activity.get('activityType', ''):<20} "
+                  f"{activity.get('status', ''):<10} {(activity.get('durationInMs') or 0) / 1000:6.1f}s"
+                  + (f"  {error}" if error else ""))
+        return run, activities
+
+    @staticmethod
+    def _notebook(d: Deployment, tests, run: dict, activities: list[dict]):
+        values = {"run_id": run["runId"], "lake_root": d.environment.databricks.mount_point,
+                  "table_format": d.environment.databricks.table_format}
+        for activity in activities:
+            for key, value in (activity.get("output") or {}).items():
+                if isinstance(value, (str, int, float)):
+                    values[f"activity.{activity['activityName']}.{key}"] = value
+        try:
+            parameters = {k: render(v, values, f"integration_tests.notebook_parameters.{k}")
+                          for k, v in tests.notebook_parameters.items()}
+        except ReplacementError as exc:
+            raise StepFailed(str(exc).replace("[datafactory.properties] ", "")) from None
+        return run_notebook(d.workspace, d.value("cluster_id"), f"{d.release_root}/notebooks/{tests.notebook}",
+                            parameters, f"integration tests of {d.version} ({d.environment.name})",
+                            tests.timeout_minutes, d.say)
