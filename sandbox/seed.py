@@ -21,10 +21,11 @@ def seed_integration_data(home: Path, blob_port: int, data: Path) -> int:
     service = BlobServiceClient(f"http://127.0.0.1:{blob_port}/{SHARED_ACCOUNT}",
                                 credential={"account_name": SHARED_ACCOUNT, "account_key": key})
     container = service.get_container_client(INTEGRATION_CONTAINER)
-    try:
-        container.create_container()
-    except ResourceExistsError:
-        pass
+    if not container.exists():  # checked first: a re-run of `up` writes nothing
+        try:
+            container.create_container()
+        except ResourceExistsError:
+            pass
     uploaded = 0
     for path in sorted(data.glob("*.json")):
         content = path.read_bytes()
