@@ -37,17 +37,28 @@ class SandboxConnection:
         return (f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
                 f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{account};")
 
-    def _admin_put(self, path: str) -> dict:
+    def admin(self, method: str, path: str, body: dict | None = None) -> dict | None:
+        """A call to the sandbox's admin API (not part of the cloud: faults, request counts, resources)."""
         import requests
 
         token = self.credential().get_token("https://management.azure.com/.default").token
-        response = requests.put(f"{self.control_url}/admin/{path}", verify=self.trust_bundle,
-                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        response = requests.request(method, f"{self.control_url}/admin/{path}", json=body, verify=self.trust_bundle,
+                                    headers={"Authorization": f"Bearer {token}"}, timeout=30)
         response.raise_for_status()
-        return response.json()
+        return response.json() if response.content else None
 
     def ensure_vault(self, name: str) -> str:
-        return self._admin_put(f"keyvaults/{name}")["vaultUri"]
+        return self.admin("PUT", f"keyvaults/{name}")["vaultUri"]
 
     def ensure_workspace(self, name: str) -> str:
-        return self._admin_put(f"workspaces/{name}")["workspaceUrl"]
+        return self.admin("PUT", f"workspaces/{name}")["workspaceUrl"]
+
+    def requests_made(self) -> dict:
+        """Reads and writes that reached the sandbox since the last reset, by service."""
+        return self.admin("GET", "requests")
+
+    def reset_requests(self) -> None:
+        self.admin("DELETE", "requests")
+
+    def set_faults(self, service: str, settings: dict) -> None:
+        self.admin("PUT", f"faults/{service}", settings)

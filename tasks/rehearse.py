@@ -1,42 +1,30 @@
-"""inv rehearse: the main job, end to end on this machine."""
-import json
-import tempfile
-from datetime import datetime, timezone
-from pathlib import Path
-
+"""inv rehearse: the main job, end to end on this machine: the whole release on the sandbox."""
 from invoke import task
 
+from tasks.artifacts import publish
 from tasks.build import build
 from tasks.quality import lint, test
+from tasks.release import deploy_prod, deploy_qa, deploy_staging
 
 
 @task(help={
-    "lake": "folder for the local lake (default: a new temporary folder)",
     "skip-tests": "do not run the unit tests",
-    "json": "print the notebooks' summaries as JSON",
+    "deployment-id": "the QA environment to deploy to (default: 'local')",
 })
-def rehearse(c, lake=None, skip_tests=False, json_=False):
-    """Build, lint, unit-test, then run one load of the sample data through the real notebooks on local Spark."""
-    from sandbox.notebook.runner import LocalRuntime
-    from sandbox.notebook.spark import local_spark_session
+def rehearse(c, skip_tests=False, deployment_id="local"):
+    """Build, lint, unit-test, publish, then release to the sandbox: deploy-qa, deploy-staging, deploy-prod."""
     from toolkit.build.application import read_build_info
-    from toolkit.local.sample_load import SampleLoad, run_sample_load
     from toolkit.paths import DIST
 
     build(c)
     lint(c)
     if not skip_tests:
         test(c, suite="unit", coverage=False)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    load = SampleLoad(Path(lake or tempfile.mkdtemp(prefix="lake-")), load_id=now.strftime("sample-%Y%m%dT%H%M%S"),
-                      loaded_on=now.isoformat())
-    print(f"sample load {load.load_id} into {load.lake} (starting local Spark)")
-    wheel = DIST / read_build_info(DIST)["wheel"]
-    runtime = LocalRuntime(local_spark_session(), libraries=[wheel])  # the built wheel, as a cluster library
-    summaries = run_sample_load(runtime, load, progress=print)
-    if json_:
-        print(json.dumps(summaries, indent=2))
-        return
-    for name, summary in summaries.items():
-        print(f"{name}: {summary.get('rows', summary.get('created'))}")
-    print(f"rehearsal passed: version {summaries['02_transform']['version']}, tables under {load.lake}")
+    publish(c)
+    version = read_build_info(DIST)["version"]
+    deploy_qa(c, version=version, deployment_id=deployment_id)
+    # Staging and production exist on Azure before any release; on a fresh sandbox, --infra creates them
+    # (and on a warm one, what-if finds nothing to change).
+    deploy_staging(c, version=version, infra=True)
+    deploy_prod(c, version=version, infra=True)
+    print(f"rehearsal passed: version {version} released to qa ({deployment_id}), staging and prod on the sandbox")

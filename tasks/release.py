@@ -46,16 +46,19 @@ def _stage(stage, version, dry_run, json_, target, store_config, **options):
     from toolkit.paths import DIST, ENVIRONMENTS, REPORTS
     from toolkit.release.deployment import Options
     from toolkit.release.errors import explain_error
-    from toolkit.release.stages import STAGES, run_stage
+    from toolkit.environments.model import load_environment
+    from toolkit.release.stages import STAGES, preflight, run_stage
 
     try:
         version = version or read_build_info(DIST)["version"]
     except FileNotFoundError:
         raise Exit(f"{stage} failed: no version given and no build in {DIST}: pass --version", code=1)
     try:
-        chosen = _target(target, STAGES[stage])
+        # Before any call: the environment file is valid, and the version is published and intact.
+        preflight(load_environment(ENVIRONMENTS, STAGES[stage], target))
         bundle = DIST / "fetched" / version
         manifest = fetch(_store(store_config), version, bundle, show_progress=not json_)
+        chosen = _target(target, STAGES[stage])
         report = run_stage(stage, ENVIRONMENTS, chosen, Path(bundle), manifest,
                            Options(dry_run=dry_run, **options), _say, REPORTS)
     except (ConfigError, TargetError, FetchError, ManifestError) as exc:

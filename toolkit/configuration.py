@@ -50,12 +50,15 @@ def resolve_variables(document: Any, source: str, environ: dict[str, str] | None
     return document
 
 
-def explain(error: ValidationError, source: str, hidden_locations: tuple[str, ...] = ()) -> str:
-    """One line per problem: ``file: key.path: what was expected``."""
+def explain(error: ValidationError, source: str, hidden_locations: tuple[str, ...] = (),
+            discriminator: str = "kind") -> str:
+    """One line per problem: ``file: key.path: what was expected``. ``hidden_locations`` are the tags of
+    tagged unions, which pydantic puts in the location but the file does not have."""
     lines = []
     for problem in error.errors():
-        location = ".".join(str(p) for p in problem["loc"] if p not in hidden_locations)
+        parts = [str(p) for p in problem["loc"] if p not in hidden_locations]
         if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            location = ".".join([*location.split(".")[:-1], "kind"]) if location else "kind"
+            parts.append(discriminator)
+        location = ".".join(parts)
         lines.append(f"{source}: {location or '(top level)'}: {problem['msg']}")
     return "\n".join(lines)

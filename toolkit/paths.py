@@ -1,4 +1,5 @@
 """Where things are in the repository."""
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -8,4 +9,5 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 SAMPLE_DATA = REPO_ROOT / "data" / "melbourne"
 ENVIRONMENTS = REPO_ROOT / "environments"
 ARTIFACTS_CONFIG = ENVIRONMENTS / "artifacts.toml"
-SANDBOX_HOME = REPO_ROOT / ".sandbox"
+# PARKING_SANDBOX_HOME points the tasks at another sandbox (tests run their own).
+SANDBOX_HOME = Path(os.environ.get("PARKING_SANDBOX_HOME") or REPO_ROOT / ".sandbox")

@@ -11,3 +11,37 @@ def clone(tmp_path_factory):
     target = tmp_path_factory.mktemp("clone") / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(target)], check=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def release_sandbox(tmp_path_factory):
+    """A detached sandbox in its own home (as `inv sandbox.up` starts it), for the release tests."""
+    import os
+
+    from sandbox.lifecycle import down, up
+
+    home = tmp_path_factory.mktemp("release-sandbox")
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    up(home, REPO_ROOT)
+    yield home
+    down(home)
+    if previous is None:  # the sandbox target sets it for databricks-sdk
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    else:
+        os.environ["REQUESTS_CA_BUNDLE"] = previous
+
+
+@pytest.fixture(scope="session")
+def published_bundle(tmp_path_factory):
+    """This working tree built once and published to a store of its own: (manifest, bundle, store config)."""
+    from toolkit.artifacts.config import load_store_config
+    from toolkit.artifacts.publish import publish
+    from toolkit.artifacts.stores import open_store
+    from toolkit.build.application import build_application
+
+    folder = tmp_path_factory.mktemp("release-bundle")
+    result = build_application(REPO_ROOT, folder / "dist")
+    config = folder / "store.toml"
+    config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
+    publish(result.bundle, open_store(load_store_config(config), REPO_ROOT), show_progress=False)
+    return result.manifest, result.bundle, config

@@ -1,19 +1,22 @@
-"""The README's main command, run as a task (unit tests skipped: the suite runs them itself)."""
+"""The README's main command, run as a task against a sandbox of the tests' own (unit tests skipped:
+the suite runs them itself): build, lint, publish, deploy-qa, deploy-staging, deploy-prod."""
 from invoke import Config, Context
 
+import toolkit.paths
 from tasks import rehearse as rehearse_tasks
 from toolkit.build.application import read_build_info
 from toolkit.paths import DIST
 
 
-def test_rehearse_builds_lints_and_runs_the_sample_load(tmp_path, capsys, spark):
+def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys, monkeypatch):
+    monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)
     context = Context(Config(overrides={"run": {"in_stream": False}}))
-    rehearse_tasks.rehearse(context, lake=str(tmp_path), skip_tests=True)
+    rehearse_tasks.rehearse(context, skip_tests=True, deployment_id="rh")
     out = capsys.readouterr().out
-    assert "lint: no findings" in out and "rehearsal passed" in out
-    assert "02_transform: {'dim_parking_bay': 999, 'dim_location': 1001, 'dim_st_marker': 1001, " \
-           "'fact_parking': 1000}" in out
-    assert (tmp_path / "dw" / "fact_parking").is_dir()
-    # The notebooks ran the built wheel, not the source tree that the tests import.
     built = read_build_info(DIST)["version"]
-    assert f"rehearsal passed: version {built}," in out and "+source" not in built
+    assert "lint: no findings" in out
+    for stage, environment in (("deploy-qa", "qa"), ("deploy-staging", "staging"), ("deploy-prod", "prod")):
+        assert f"{stage} of {built} to {environment} on the sandbox" in out
+    assert out.count("\nsucceeded in ") == 3
+    assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
+    assert f"rehearsal passed: version {built} released to qa (rh), staging and prod" in out

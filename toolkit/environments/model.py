@@ -159,8 +159,8 @@ def load_environment(folder: Path, name: str, target: str, environ: dict[str, st
     try:
         environment = Environment.model_validate({**document, "source": str(path)})
     except ValidationError as exc:
-        raise ConfigError(explain(exc, str(path), ("storage-account-key", "databricks-token",
-                                                   "environment-variable"))) from None
+        raise ConfigError(explain(exc, str(path), ("storage-account-key", "databricks-token", "environment-variable"),
+                                  discriminator="source")) from None
     if environment.name != name:
         raise ConfigError(f"{path}: name: the file of environment {name!r} says name = {environment.name!r}")
     return environment

@@ -1,0 +1,118 @@
+"""Benchmark of issue 5: deploy-qa on the sandbox, first and again, and the concurrent notebook importer.
+
+    ./dev python benchmarks/release.py [--notebooks 100] [--latency-ms 20] [--json]
+
+Starts a sandbox of its own (a temporary home), builds this working tree and publishes it to a
+temporary store, then prints:
+
+- the wall time and the API calls (reads, writes, by service, as the sandbox counted them) of a
+  first deploy-qa, which creates everything and runs the pipeline and the integration tests, and
+  of a re-deploy of the same version (bar: under 20% of the first deploy's time, zero writes);
+- importing --notebooks notebooks into the workspace with the concurrent importer against one at a
+  time (bar: at least 3x faster), with the workspace on loopback and with --latency-ms added to each
+  request (a workspace a network away, as Databricks is from a CI agent).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO)]
+
+from sandbox.connection import SandboxConnection  # noqa: E402
+from sandbox.lifecycle import down, up  # noqa: E402
+from toolkit.artifacts.config import load_store_config  # noqa: E402
+from toolkit.artifacts.publish import publish  # noqa: E402
+from toolkit.artifacts.stores import open_store  # noqa: E402
+from toolkit.build.application import build_application  # noqa: E402
+from toolkit.databricks.workspace_files import WorkspaceObject, import_objects  # noqa: E402
+from toolkit.environments.model import load_environment  # noqa: E402
+from toolkit.environments.target import sandbox_target  # noqa: E402
+from toolkit.paths import ENVIRONMENTS  # noqa: E402
+from toolkit.release.deployment import Deployment, Options  # noqa: E402
+from toolkit.release.stages import run_stage  # noqa: E402
+
+
+def measured_deploy(home: Path, published, deployment_id: str) -> dict:
+    connection = SandboxConnection.from_home(home)
+    manifest, bundle, _ = published
+    connection.reset_requests()
+    started = time.monotonic()
+    report = run_stage("deploy-qa", ENVIRONMENTS, sandbox_target(home), bundle, manifest,
+                       Options(deployment_id=deployment_id), lambda line: None, None)
+    seconds = time.monotonic() - started
+    if report.outcome != "succeeded":
+        raise SystemExit(f"deploy-qa failed: {report.error}")
+    calls = connection.requests_made()
+    return {"seconds": round(seconds, 1), "reads": calls["reads"], "writes": calls["writes"],
+            "by_service": calls["by_service"], "changed_steps": [s.step for s in report.steps if s.status == "changed"]}
+
+
+def import_benchmark(home: Path, published, count: int, latency_ms: float) -> dict:
+    from toolkit.azure import arm
+
+    target = sandbox_target(home)
+    outputs = arm.latest_outputs(arm.resource_client(target), "rg-parking-qa-bench", "qa")
+    manifest, bundle, _ = published
+    d = Deployment(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, bundle, manifest,
+                   Options(deployment_id="bench"), outputs=outputs)
+    connection = SandboxConnection.from_home(home)
+    source = (REPO / "notebooks" / "02_transform.py").read_bytes()
+    results = {}
+    for placement, latency in (("loopback", 0), ("network", latency_ms)):
+        connection.set_faults("databricks", {"latency_ms": latency} if latency else {})
+        for label, concurrency in (("one_at_a_time", 1), ("concurrent", 8)):
+            root = f"/bench/{placement}-{label}-{time.time_ns()}"
+            notebooks = [WorkspaceObject(f"{root}/nb_{i:03d}", source, True) for i in range(count)]
+            started = time.monotonic()
+            import_objects(d.workspace, notebooks, lambda o: None, concurrency=concurrency)
+            results[f"{placement}_{label}_s"] = round(time.monotonic() - started, 2)
+        results[f"{placement}_speedup"] = round(results[f"{placement}_one_at_a_time_s"]
+                                                / results[f"{placement}_concurrent_s"], 1)
+    connection.set_faults("databricks", {})
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notebooks", type=int, default=100)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="release-bench-") as folder:
+        folder = Path(folder)
+        home = folder / "sandbox"
+        up(home, REPO)
+        try:
+            build = build_application(REPO, folder / "dist")
+            config = folder / "store.toml"
+            config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
+            publish(build.bundle, open_store(load_store_config(config), REPO), show_progress=False)
+            published = (build.manifest, build.bundle, config)
+            first = measured_deploy(home, published, "bench")
+            again = measured_deploy(home, published, "bench")
+            imports = import_benchmark(home, published, args.notebooks, args.latency_ms)
+        finally:
+            down(home)
+    result = {"first_deploy": first, "redeploy": again,
+              "redeploy_share_of_first": round(again["seconds"] / first["seconds"], 3), "notebook_import": imports}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"first deploy-qa: {first['seconds']}s, {first['reads']} reads, {first['writes']} writes")
+    print(f"re-deploy:       {again['seconds']}s, {again['reads']} reads, {again['writes']} writes "
+          f"({result['redeploy_share_of_first']:.1%} of the first; bar < 20% and 0 writes)")
+    print(f"import {args.notebooks} notebooks, loopback: one at a time {imports['loopback_one_at_a_time_s']}s, "
+          f"concurrent {imports['loopback_concurrent_s']}s ({imports['loopback_speedup']}x)")
+    print(f"import {args.notebooks} notebooks, +{args.latency_ms:.0f} ms per request: one at a time "
+          f"{imports['network_one_at_a_time_s']}s, concurrent {imports['network_concurrent_s']}s "
+          f"({imports['network_speedup']}x; bar >= 3x)")
+
+
+if __name__ == "__main__":
+    main()

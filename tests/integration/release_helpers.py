@@ -1,0 +1,82 @@
+"""Running stages against the test sandbox, counting its requests, and describing an environment's
+state in a form two environments can be compared in (their names and ids replaced by placeholders)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolkit.paths import ENVIRONMENTS
+from toolkit.release.deployment import Deployment, Options
+from toolkit.release.stages import run_stage
+
+
+def _connection(home: Path):
+    from sandbox.connection import SandboxConnection
+
+    return SandboxConnection.from_home(home)
+
+
+def requests_made(home: Path) -> dict:
+    return _connection(home).requests_made()
+
+
+def reset_requests(home: Path) -> None:
+    _connection(home).reset_requests()
+
+
+def set_faults(home: Path, settings: dict) -> None:
+    connection = _connection(home)
+    for service in ("arm", "keyvault", "databricks", "storage"):
+        connection.set_faults(service, settings)
+
+
+def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, **options):
+    from toolkit.environments.target import sandbox_target
+
+    manifest, bundle, _ = published
+    say = lines.append if lines is not None else print
+    return run_stage(stage_name, ENVIRONMENTS, sandbox_target(home), bundle, manifest, Options(**options), say,
+                     None)
+
+
+def deployment(home: Path, published, environment, deployment_id: str, outputs: dict) -> Deployment:
+    from toolkit.environments.target import sandbox_target
+
+    manifest, bundle, _ = published
+    return Deployment(environment, sandbox_target(home), bundle, manifest, Options(deployment_id=deployment_id),
+                      say=print, outputs=dict(outputs))
+
+
+def environment_state(d: Deployment) -> dict:
+    """What a deploy leaves behind, with every environment-specific name, key and id replaced."""
+    from toolkit.azure.datafactory import Factory
+    from toolkit.azure.keyvault import read_secret
+    from toolkit.databricks import clusters
+    from toolkit.databricks.workspace_files import existing_objects
+
+    outputs = d.outputs
+    workspace = d.workspace
+    cluster = clusters.find_cluster(workspace, d.environment.databricks.cluster_name)
+    replacements = {cluster["cluster_id"]: "<cluster>", outputs["databricksWorkspaceUrl"]: "<workspace-url>",
+                    outputs["keyVaultUri"]: "<vault-uri>", outputs["storageAccountName"]: "<account>",
+                    outputs["dataFactoryName"]: "<factory>", outputs["keyVaultName"]: "<vault>"}
+    factory = Factory(d.rest, d.resource_group, outputs["dataFactoryName"])
+    lake = d.lake().get_container_client("datalake")
+    state = {
+        "secrets": {name: read_secret(d.secrets, name).value is not None for name in d.environment.secrets},
+        "datalake_key_matches": read_secret(d.secrets, "datalakeKey").value == d.storage_key(
+            d.resource_group, outputs["storageAccountName"]),
+        "release_objects": sorted(existing_objects(workspace, d.release_root)),
+        "cluster": {k: cluster.get(k) for k in ("cluster_name", "spark_version", "num_workers", "node_type_id")},
+        "libraries": clusters.installed_libraries(workspace, cluster["cluster_id"]),
+        "scopes": sorted(s.name for s in workspace.secrets.list_scopes()),
+        "factory_globals": factory.global_parameters(),
+        "factory_objects": {kind: factory.objects(kind) for kind in ("linkedService", "dataset", "pipeline",
+                                                                       "trigger")},
+        "lake_source": sorted((b.name, b.size) for b in lake.list_blobs(name_starts_with="src/")),
+        "lake_tables": sorted({b.name.split("/")[1] for b in lake.list_blobs(name_starts_with="dw/")}),
+    }
+    text = json.dumps(state, sort_keys=True)
+    for value, placeholder in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(value, placeholder)
+    return json.loads(text)

@@ -1,0 +1,161 @@
+"""The release stages against a real (detached) sandbox: a first deploy-qa that runs the pipeline and
+the integration tests for real, a re-deploy that writes nothing, a dry run that writes nothing, fault
+injection, a deploy killed midway, and each kind of failure giving one clear line."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.integration.release_helpers import (deployment, environment_state, requests_made, reset_requests,
+                                               set_faults, stage)
+from toolkit.environments.model import load_environment
+from toolkit.paths import ENVIRONMENTS, REPO_ROOT
+from toolkit.release import ledger
+
+
+@pytest.fixture(scope="module")
+def first_qa(release_sandbox, published_bundle):
+    lines = []
+    report = stage(release_sandbox, published_bundle, lines=lines, deployment_id="it1")
+    return report, lines
+
+
+def _qa(home, published, deployment_id, outputs):
+    return deployment(home, published, load_environment(ENVIRONMENTS, "qa", "sandbox"), deployment_id, outputs)
+
+
+def _outputs(home, published, deployment_id):
+    from toolkit.azure import arm
+    from toolkit.environments.target import sandbox_target
+
+    return arm.latest_outputs(arm.resource_client(sandbox_target(home)), f"rg-parking-qa-{deployment_id}", "qa")
+
+
+def test_first_deploy_runs_every_step_and_the_integration_tests_pass(first_qa, release_sandbox, published_bundle):
+    report, lines = first_qa
+    assert report.outcome == "succeeded", report.error
+    assert [s.status for s in report.steps] == ["changed"] * 8
+    # The pipeline really loaded the Melbourne extracts through the deployed notebooks and wheel.
+    assert any("SetInFileFolder" in line and "Succeeded" in line for line in lines)
+    assert any("TransformData" in line and "DatabricksNotebook" in line and "Succeeded" in line for line in lines)
+    d = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    passed = ledger.last_record(ledger.read_ledger(d.lake())[0], event="integration-tests")
+    assert passed["outcome"] == "passed" and passed["version"] == d.version
+    assert passed["summary"]["fact_rows"] == 1000
+    assert passed["summary"]["rows"]["parking_bay"] == {"input": 1000, "good": 998, "malformed": 2}
+    state = environment_state(d)
+    assert state["lake_tables"] == ["dim_location", "dim_parking_bay", "dim_st_marker", "fact_parking"]
+    assert state["datalake_key_matches"] and state["factory_globals"]["notebookRoot"]["value"] == \
+        f"{d.release_root}/notebooks"
+
+
+def test_a_second_deploy_of_the_same_version_makes_no_write(first_qa, release_sandbox, published_bundle):
+    reset_requests(release_sandbox)
+    report = stage(release_sandbox, published_bundle, deployment_id="it1")
+    made = requests_made(release_sandbox)
+    assert report.outcome == "succeeded"
+    assert {s.status for s in report.steps} == {"unchanged"}
+    assert made["writes"] == 0, made["write_requests"]
+    assert made["reads"] > 10  # it did look
+
+
+def test_a_dry_run_plans_every_step_and_makes_no_write(first_qa, release_sandbox, published_bundle):
+    reset_requests(release_sandbox)
+    fresh = stage(release_sandbox, published_bundle, dry_run=True, deployment_id="dry")
+    assert fresh.steps[0].status == "planned" and any("resource group" in c for c in fresh.steps[0].changes)
+    assert {s.status for s in fresh.steps[1:]} == {"not-plannable"}
+    retest = stage(release_sandbox, published_bundle, dry_run=True, retest=True, deployment_id="it1")
+    assert retest.steps[-1].status == "planned" and retest.steps[-1].changes[0].startswith("run pipeline")
+    assert requests_made(release_sandbox)["writes"] == 0
+
+
+def test_under_20_percent_faults_deploy_qa_succeeds_and_ends_in_the_same_state(first_qa, release_sandbox,
+                                                                               published_bundle):
+    set_faults(release_sandbox, {"rate_429": 0.1, "rate_503": 0.1, "retry_after_s": 1, "seed": 7})
+    try:
+        report = stage(release_sandbox, published_bundle, deployment_id="flt")
+    finally:
+        set_faults(release_sandbox, {})
+    assert report.outcome == "succeeded", report.error
+    faulty = _qa(release_sandbox, published_bundle, "flt", _outputs(release_sandbox, published_bundle, "flt"))
+    clean = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    assert environment_state(faulty) == environment_state(clean)
+
+
+def test_a_deploy_killed_midway_converges_when_run_again(first_qa, release_sandbox, published_bundle):
+    manifest, _, store_config = published_bundle
+    command = [sys.executable, "-m", "invoke", "deploy-qa", "--deployment-id", "kil", "--version", manifest.version,
+               "--store-config", str(store_config)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PARKING_SANDBOX_HOME": str(release_sandbox)},
+                               start_new_session=True)
+    seen = []
+    for line in process.stderr:  # kill it while the mount notebook runs: infrastructure to app are done
+        seen.append(line)
+        if line.startswith("Databricks run") and "90_mount_lake" in line:
+            break
+    time.sleep(1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    report = stage(release_sandbox, published_bundle, deployment_id="kil")
+    assert report.outcome == "succeeded", report.error
+    statuses = {s.step: s.status for s in report.steps}
+    assert statuses["infrastructure"] == statuses["application"] == "unchanged"  # done before the kill
+    assert statuses["integration-tests"] == "changed"
+    killed = _qa(release_sandbox, published_bundle, "kil", _outputs(release_sandbox, published_bundle, "kil"))
+    clean = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    assert environment_state(killed) == environment_state(clean)
+
+
+def test_a_failing_pipeline_names_the_failing_activity_and_the_next_run_recovers(first_qa, release_sandbox,
+                                                                                 published_bundle, tmp_path):
+    from toolkit.release.plan import StepFailed
+    from toolkit.release.steps.integration import IntegrationTests
+
+    environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
+    broken = environment.model_copy(update={"integration_tests": environment.integration_tests.model_copy(
+        update={"parameters": {"sourceFolder": "src/missing"}})})
+    d = deployment(release_sandbox, published_bundle, broken, "it1", _outputs(release_sandbox, published_bundle,
+                                                                                "it1"))
+    d.values["cluster_id"] = next(d.workspace.clusters.list()).cluster_id
+    d.reports, d.options.retest = tmp_path, True  # it1 passed before: run the tests anyway
+    with pytest.raises(StepFailed, match=r"ended Failed: activity Copy(Sensor|Bay)Data: .*src/missing"):
+        IntegrationTests().plan(d).apply()
+    assert 'failures="2"' in (tmp_path / "integration-qa.xml").read_text()
+    assert ledger.last_record(ledger.read_ledger(d.lake())[0], event="integration-tests")["outcome"] == "failed"
+    # The failure is on record, so the next deploy runs the tests again (and they pass).
+    report = stage(release_sandbox, published_bundle, deployment_id="it1")
+    assert report.outcome == "succeeded" and report.steps[-1].status == "changed"
+
+
+def test_a_failing_notebook_fails_its_step_with_the_notebook_error(first_qa, release_sandbox, published_bundle):
+    from toolkit.release.plan import StepFailed
+    from toolkit.release.steps.storage_access import StorageAccess
+
+    environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
+    broken = environment.model_copy(update={"databricks": environment.databricks.model_copy(
+        update={"secret_scope": "no-such-scope", "mount_point": "/mnt/elsewhere"})})
+    d = deployment(release_sandbox, published_bundle, broken, "it1", _outputs(release_sandbox, published_bundle,
+                                                                                "it1"))
+    d.values["cluster_id"] = next(d.workspace.clusters.list()).cluster_id
+    with pytest.raises(StepFailed, match=r"the mount notebook failed \(FAILED\): .*no-such-scope"):
+        StorageAccess().plan(d).apply()
+
+
+def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, published_bundle):
+    from toolkit.environments.target import sandbox_target
+    from toolkit.release.deployment import Options
+    from toolkit.release.stages import run_stage
+
+    target = sandbox_target(release_sandbox)
+    target.arm_url = "https://127.0.0.1:9"  # nothing listens on the discard port
+    manifest, bundle, _ = published_bundle
+    report = run_stage("deploy-qa", ENVIRONMENTS, target, bundle, manifest, Options(deployment_id="nowhere"),
+                       lambda line: None, None)
+    assert report.outcome == "failed"
+    assert report.error.startswith("infrastructure: while planning: cannot reach the service")
+    assert "\n" not in report.error
