@@ -36,7 +36,7 @@ def seed_integration_data(home: Path, blob_port: int, data: Path) -> int:
                 continue
         except ResourceNotFoundError:
             pass
-        blob.upload_blob(content, overwrite=True, content_settings=ContentSettings(content_type="application/json",
-                                                                                     content_md5=md5))
+        settings = ContentSettings(content_type="application/json", content_md5=md5)
+        blob.upload_blob(content, overwrite=True, content_settings=settings)
         uploaded += 1
     return uploaded

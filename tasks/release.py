@@ -86,10 +86,12 @@ def _summary(report):
 
 
 _RETEST_HELP = {"retest": "run the integration tests even if this version passed them and nothing changed"}
+_INFRA_HELP = {"infra": "also deploy the ARM template (the environment exists: only when asked)"}
+_ID_HELP = {"deployment-id": "names the on-demand QA environment (1-12 lowercase letters/digits; default: CI's build "
+                             "id, else 'local')"}
 
 
-@task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, "deployment-id": "names the on-demand QA environment (1-12 lowercase "
-                                                                "letters/digits; default: CI's build id, else 'local')"})
+@task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
 def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, target="sandbox", retest=False,
               prune=False, store_config=None):
     """Deploy a version to an on-demand QA environment: ARM, secrets, test data, workspace, app, ADF, tests."""
@@ -97,8 +99,7 @@ def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, t
            retest=retest, prune=prune)
 
 
-@task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, "infra": "also deploy the ARM template (staging exists; only "
-                                                            "when asked)"})
+@task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, **_INFRA_HELP})
 def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
                    prune=False, store_config=None):
     """Deploy a version to staging: hydrate from production, app, ADF with triggers activated, tests."""
@@ -106,8 +107,7 @@ def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox"
            prune=prune)
 
 
-@task(name="deploy-prod", help={**_COMMON_HELP, "infra": "also deploy the ARM template (production exists; only "
-                                                         "when asked)"})
+@task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP})
 def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, prune=False,
                 store_config=None):
     """Deploy a version to production: secrets, workspace, app, storage access, ADF."""

@@ -239,7 +239,7 @@ class Engine:
         return client.get_container_client(container), location
 
     def _activity_Copy(self, factory_key, activity, resolved, evaluator) -> dict:
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         source_props, source_service = self._dataset(factory_key, activity["inputs"][0], evaluator)
         sink_props, sink_service = self._dataset(factory_key, activity["outputs"][0], evaluator)
@@ -260,7 +260,11 @@ class Engine:
                                      f"container {source.container_name}")
             written = 0
             for name in names:
-                data = source.download_blob(name).readall()
+                try:
+                    data = source.download_blob(name).readall()
+                except ResourceNotFoundError:  # worded as ADF words it
+                    raise ActivityFailed("UserErrorSourceBlobNotExist", f"The required Blob is missing. ContainerName: "
+                                         f"{source.container_name}, path: {name}.") from None
                 target = path(sink_location, sink_location.get("fileName") if source_location.get("fileName")
                               else name.rsplit("/", 1)[-1])
                 if not sink.exists():
@@ -283,22 +287,22 @@ class Engine:
         parameters = {k: str(v) for k, v in (resolved.get("baseParameters") or {}).items()}
         http = _retrying_session()
         submit = http.post(f"{domain}/api/2.1/jobs/runs/submit", headers=headers, verify=verify, timeout=60,
-                               json={"run_name": f"ADF {activity['name']}", "tasks": [{
-                                   "task_key": activity["name"], "existing_cluster_id": service["existingClusterId"],
-                                   "notebook_task": {"notebook_path": resolved["notebookPath"],
-                                                     "base_parameters": parameters}}]})
+                           json={"run_name": f"ADF {activity['name']}", "tasks": [{
+                               "task_key": activity["name"], "existing_cluster_id": service["existingClusterId"],
+                               "notebook_task": {"notebook_path": resolved["notebookPath"],
+                                                 "base_parameters": parameters}}]})
         if submit.status_code != 200:
             raise ActivityFailed("DatabricksSubmitFailed", f"Databricks refused the run: {submit.text}")
         databricks_run = submit.json()["run_id"]
         while True:
             state = http.get(f"{domain}/api/2.1/jobs/runs/get", params={"run_id": databricks_run},
-                                 headers=headers, verify=verify, timeout=60).json()
+                             headers=headers, verify=verify, timeout=60).json()
             if state["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
                 break
             time.sleep(self.poll_s)
         task_run = state["tasks"][0]["run_id"]
         output = http.get(f"{domain}/api/2.1/jobs/runs/get-output", params={"run_id": task_run},
-                              headers=headers, verify=verify, timeout=60).json()
+                          headers=headers, verify=verify, timeout=60).json()
         page = f"{domain}/#job/runs/{databricks_run}"
         if state["state"].get("result_state") != "SUCCESS":
             raise ActivityFailed("DatabricksRunFailed", f"{output.get('error') or state['state'].get('state_message')}"

@@ -71,8 +71,8 @@ def environment_state(d: Deployment) -> dict:
         "libraries": clusters.installed_libraries(workspace, cluster["cluster_id"]),
         "scopes": sorted(s.name for s in workspace.secrets.list_scopes()),
         "factory_globals": factory.global_parameters(),
-        "factory_objects": {kind: factory.objects(kind) for kind in ("linkedService", "dataset", "pipeline",
-                                                                       "trigger")},
+        "factory_objects": {kind: factory.objects(kind)
+                            for kind in ("linkedService", "dataset", "pipeline", "trigger")},
         "lake_source": sorted((b.name, b.size) for b in lake.list_blobs(name_starts_with="src/")),
         "lake_tables": sorted({b.name.split("/")[1] for b in lake.list_blobs(name_starts_with="dw/")}),
     }

@@ -119,8 +119,8 @@ def test_a_failing_pipeline_names_the_failing_activity_and_the_next_run_recovers
     environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
     broken = environment.model_copy(update={"integration_tests": environment.integration_tests.model_copy(
         update={"parameters": {"sourceFolder": "src/missing"}})})
-    d = deployment(release_sandbox, published_bundle, broken, "it1", _outputs(release_sandbox, published_bundle,
-                                                                                "it1"))
+    d = deployment(release_sandbox, published_bundle, broken, "it1",
+                   _outputs(release_sandbox, published_bundle, "it1"))
     d.values["cluster_id"] = next(d.workspace.clusters.list()).cluster_id
     d.reports, d.options.retest = tmp_path, True  # it1 passed before: run the tests anyway
     with pytest.raises(StepFailed, match=r"ended Failed: activity Copy(Sensor|Bay)Data: .*src/missing"):
@@ -139,8 +139,8 @@ def test_a_failing_notebook_fails_its_step_with_the_notebook_error(first_qa, rel
     environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
     broken = environment.model_copy(update={"databricks": environment.databricks.model_copy(
         update={"secret_scope": "no-such-scope", "mount_point": "/mnt/elsewhere"})})
-    d = deployment(release_sandbox, published_bundle, broken, "it1", _outputs(release_sandbox, published_bundle,
-                                                                                "it1"))
+    d = deployment(release_sandbox, published_bundle, broken, "it1",
+                   _outputs(release_sandbox, published_bundle, "it1"))
     d.values["cluster_id"] = next(d.workspace.clusters.list()).cluster_id
     with pytest.raises(StepFailed, match=r"the mount notebook failed \(FAILED\): .*no-such-scope"):
         StorageAccess().plan(d).apply()
@@ -159,3 +159,20 @@ def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, pub
     assert report.outcome == "failed"
     assert report.error.startswith("infrastructure: while planning: cannot reach the service")
     assert "\n" not in report.error
+
+
+def test_qa_down_removes_an_environment_and_a_second_time_finds_nothing(first_qa, release_sandbox):
+    from toolkit.azure import arm
+    from toolkit.environments.target import sandbox_target
+    from toolkit.release.stages import qa_down
+
+    target = sandbox_target(release_sandbox)
+    client = arm.resource_client(target)
+    for deployment_id in ("flt", "kil"):
+        lines = []
+        assert qa_down(ENVIRONMENTS, target, deployment_id, True, lines.append)
+        assert arm.group_exists(client, f"rg-parking-qa-{deployment_id}")  # the dry run deleted nothing
+        assert qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
+        assert not arm.group_exists(client, f"rg-parking-qa-{deployment_id}")
+        assert not qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
+        assert lines[-1] == f"resource group rg-parking-qa-{deployment_id} does not exist: nothing to remove"

@@ -50,8 +50,8 @@ def _broken(tmp_path, old, new):
     ('deploy = "always"', 'deploy = "sometimes"', r"qa.toml: infrastructure.deploy: Input should be 'always' or "
                                                   r"'when-asked'"),
     ('secret_scope = "parking"', 'secret_scop = "parking"', r"qa.toml: databricks.secret_scop: Extra inputs"),
-    ('{ source = "storage-account-key" }', '{ source = "plaintext" }', r"qa.toml: secrets.datalakeKey.source: Input "
-                                                                      r"tag 'plaintext' found using 'source' does not"),
+    ('{ source = "storage-account-key" }', '{ source = "plaintext" }',
+     r"qa.toml: secrets.datalakeKey.source: Input tag 'plaintext' found using 'source' does not"),
     ('mount_point = "/mnt/datalake"', 'mount_point = "datalake"', r"qa.toml: databricks.mount_point: String should "
                                                                   r"match pattern"),
     ('name = "qa"', 'name = "staging"', r"qa.toml: name: the file of environment 'qa' says name = 'staging'"),

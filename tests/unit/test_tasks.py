@@ -13,7 +13,7 @@ from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_tas
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
-            "sandbox.down", "sandbox.reset"}
+            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down"}
 
 
 def test_the_collection_has_every_task_with_a_docstring():
@@ -139,3 +139,52 @@ def test_sandbox_up_reports_a_failure_in_one_line(monkeypatch):
     monkeypatch.setattr(sandbox.lifecycle, "up", fail)
     with pytest.raises(Exit, match="sandbox up failed: azurite exited with code 1"):
         local_cloud.up(Context())
+
+
+def _empty_store(tmp_path):
+    config = tmp_path / "store.toml"
+    config.write_text(f'kind = "local"\npath = "{tmp_path / "store"}"\n')
+    return str(config)
+
+
+def test_deploying_an_unknown_version_fails_in_one_line_before_any_cloud_call(tmp_path, monkeypatch):
+    from tasks import release
+
+    monkeypatch.setattr(release, "_target", lambda *a: pytest.fail("no target may be reached"))
+    with pytest.raises(Exit) as raised:
+        release.deploy_qa(MockContext(), version="9.9.9", deployment_id="x1", store_config=_empty_store(tmp_path))
+    assert str(raised.value.message).startswith("deploy-qa failed: version 9.9.9 is not published in local folder")
+    assert "\n" not in raised.value.message and raised.value.code == 1
+
+
+def test_a_bad_environment_file_fails_the_stage_naming_file_and_key(tmp_path, monkeypatch):
+    import toolkit.paths
+    from tasks import release
+
+    folder = tmp_path / "environments"
+    folder.mkdir()
+    text = (toolkit.paths.ENVIRONMENTS / "staging.toml").read_text()
+    (folder / "staging.toml").write_text(text.replace('lake_container = "datalake"', 'lake_container = "Data Lake"'))
+    monkeypatch.setattr(toolkit.paths, "ENVIRONMENTS", folder)
+    monkeypatch.setattr(release, "_target", lambda *a: pytest.fail("no target may be reached"))
+    with pytest.raises(Exit) as raised:
+        release.deploy_staging(MockContext(), version="9.9.9", store_config=_empty_store(tmp_path))
+    assert raised.value.code == 2
+    assert "staging.toml: databricks.lake_container: " in raised.value.message
+
+
+def test_an_unknown_target_is_refused():
+    from tasks import release
+
+    with pytest.raises(Exit, match="unknown target 'prod-azure': expected sandbox or azure"):
+        release._target("prod-azure", "qa")
+
+
+def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):
+    from tasks import release
+
+    monkeypatch.delenv("GITHUB_RUN_ID", raising=False)
+    monkeypatch.setenv("BUILD_BUILDID", "20261126.7")
+    assert release._deployment_id(None) == "202611267" and release._deployment_id("mine") == "mine"
+    monkeypatch.delenv("BUILD_BUILDID")
+    assert release._deployment_id(None) == "local"

@@ -73,7 +73,8 @@ def copy_blobs(source_container, source_key: str, destination_container, destina
     def one(copy: BlobCopy) -> None:
         source = source_container.get_blob_client(copy.source_name)
         plain = destination_container.get_blob_client(copy.destination_name)
-        target = BlobClient.from_blob_url(f"{plain.url}?{_sas(plain, destination_key, read=True, write=True, create=True)}")
+        sas = _sas(plain, destination_key, read=True, write=True, create=True)
+        target = BlobClient.from_blob_url(f"{plain.url}?{sas}")
         target.start_copy_from_url(f"{source.url}?{_sas(source, source_key, read=True)}")
         delay = 0.2
         while (status := target.get_blob_properties().copy.status) == "pending":

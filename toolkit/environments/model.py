@@ -18,6 +18,8 @@ from toolkit.configuration import ConfigError, Strict, explain, read_toml, resol
 NAMES = ("qa", "staging", "prod")
 DEPLOYMENT_ID = re.compile(r"^[a-z0-9]{1,12}$")
 _NAME = r"^[A-Za-z0-9_.-]+$"
+Container = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$",
+                                 description="a blob container name: 3-63 lowercase letters, digits and dashes")]
 
 
 class Infrastructure(Strict):
@@ -52,12 +54,12 @@ SecretSource = Annotated[Union[StorageKeySecret, DatabricksTokenSecret, Variable
 class StorageLocation(Strict):
     resource_group: str
     account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
-    container: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+    container: Container
     prefix: str = ""
 
 
 class LakeLocation(Strict):
-    container: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+    container: Container
     prefix: str = ""
 
 
@@ -81,7 +83,7 @@ class Databricks(Strict):
     secret_scope: str = Field(pattern=_NAME)
     storage_access: Literal["mount"] = "mount"
     mount_point: str = Field("/mnt/datalake", pattern=r"^/mnt/[A-Za-z0-9_-]+$")
-    lake_container: str = "datalake"
+    lake_container: Container = "datalake"
     release_root: str = Field("/parking-sensors/releases", pattern=r"^/[A-Za-z0-9_./-]+$")
     cluster_name: str = Field(pattern=_NAME)
     table_format: Literal["delta", "parquet"] = "delta"

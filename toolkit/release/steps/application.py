@@ -85,8 +85,8 @@ class Application:
         wanted = wanted_libraries(d)
         installed = clusters.installed_libraries(workspace, current["cluster_id"]) if current else {}
         ours = f"/Workspace{d.environment.databricks.release_root}/"
-        to_install = [lib for lib in wanted if installed.get(clusters.library_key(lib)) in (None,
-                                                                                          "UNINSTALL_ON_RESTART")]
+        to_install = [lib for lib in wanted
+                      if installed.get(clusters.library_key(lib)) in (None, "UNINSTALL_ON_RESTART")]
         to_remove = [{"whl" if k.endswith(".whl") else "jar": k} for k, status in installed.items()
                      if k.startswith(ours) and k not in {clusters.library_key(w) for w in wanted}
                      and status != "UNINSTALL_ON_RESTART"]
