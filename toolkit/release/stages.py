@@ -53,7 +53,26 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
     deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports)
     deployment.resource_group  # an on-demand environment without a valid deployment id fails here, before any call
     report = StageReport(stage, environment.name, target.name, manifest.version, options.dry_run)
-    return run_steps(report, stage_steps(stage, environments), deployment, options.dry_run, say)
+    run_steps(report, stage_steps(stage, environments), deployment, options.dry_run, say)
+    if not options.dry_run and (report.changed or report.outcome != "succeeded"):
+        record_deploy(deployment, report, say)
+    return report
+
+
+def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None]) -> None:
+    """The deploy in the environment's ledger (a no-op re-deploy records nothing: it writes nothing)."""
+    from toolkit.release import ledger
+    from toolkit.release.errors import explain_error
+
+    if "storageAccountName" not in deployment.outputs:
+        return  # no lake to hold a ledger yet (the infrastructure step failed)
+    record = ledger.new_record("deploy", report.environment, report.version, deployment.manifest.digest,
+                               report.outcome, stage=report.stage, target=report.target,
+                               changed=[s.step for s in report.steps if s.status == "changed"], error=report.error)
+    try:
+        ledger.append_record(deployment.lake(), record)
+    except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
+        say(f"could not record the deploy in the ledger: {explain_error(exc)}")
 
 
 def qa_down(environments: Path, target: Target, deployment_id: str, dry_run: bool,

@@ -8,8 +8,18 @@ from toolkit.azure.datafactory import Factory
 from toolkit.definitions.adf import load_adf
 from toolkit.definitions.adf_deployment import (ORDER, ReplacementError, contains, deploy_order, dependents,
                                                 replace_properties)
+from toolkit.release import ledger
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
+
+
+TRIGGERS_STOPPED, TRIGGERS_RESTORED = "triggers-stopped", "triggers-restored"
+
+
+def stopped_by_an_interrupted_run(lake) -> list[str]:
+    """Triggers a deploy stopped (on record in the ledger) and never restored because it died."""
+    records = [r for r in ledger.read_ledger(lake)[0]["records"] if r["event"] in (TRIGGERS_STOPPED, TRIGGERS_RESTORED)]
+    return records[-1]["triggers"] if records and records[-1]["event"] == TRIGGERS_STOPPED else []
 
 
 def placeholder_values(d: Deployment) -> dict[str, str]:
@@ -56,9 +66,16 @@ class DataFactory:
         touched = dependents(documents, set(writes) | ({("pipeline", p) for p in documents.get("pipeline", {})}
                                                        if globals_change else set()))
         state = {n: p.get("runtimeState", "Stopped") for n, p in current.get("trigger", {}).items()}
+        lake = d.lake()
+        interrupted = stopped_by_an_interrupted_run(lake)
+        for name in interrupted:  # a run stopped them and died before restoring them: they were Started
+            if state.get(name) == "Stopped":
+                state[name] = "Started (restoring)"
+                plan.notes.append(f"trigger {name} was stopped by an interrupted deploy: it is started again")
         triggers = documents.get("trigger", {})
         to_stop = sorted(n for k, n in touched if k == "trigger" and state.get(n) == "Started")
-        final = {n: "Started" if settings.triggers == "activate" else state.get(n, "Stopped") for n in triggers}
+        final = {n: "Started" if settings.triggers == "activate" or state.get(n, "").startswith("Started")
+                 else "Stopped" for n in triggers}
         to_start = sorted(n for n in triggers if final[n] == "Started" and (n in to_stop or state.get(n) != "Started"))
         extra = [(k, n) for k in kinds for n in current.get(k, {}) if n not in documents.get(k, {})]
         deletes = []
@@ -85,6 +102,10 @@ class DataFactory:
             return plan
 
         def apply() -> None:
+            restore = sorted(set(to_stop) | set(interrupted))
+            if to_stop:  # on record first, so that a run killed before the restore is repaired by the next one
+                ledger.append_record(lake, ledger.new_record(TRIGGERS_STOPPED, d.environment.name, d.version,
+                                                             d.manifest.digest, "stopped", triggers=restore))
             for name in to_stop:
                 factory.stop_trigger(name)
             if globals_change:
@@ -95,5 +116,8 @@ class DataFactory:
                 factory.delete(kind, name)
             for name in to_start:
                 factory.start_trigger(name)
+            if to_stop or interrupted:
+                ledger.append_record(lake, ledger.new_record(TRIGGERS_RESTORED, d.environment.name, d.version,
+                                                             d.manifest.digest, "restored", triggers=restore))
         plan.apply = apply
         return plan
