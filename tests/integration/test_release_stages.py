@@ -161,6 +161,42 @@ def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, pub
     assert "\n" not in report.error
 
 
+def test_a_new_version_replaces_the_wheel_and_restarts_the_cluster_once(
+        first_qa, release_sandbox, published_bundle, tmp_path):
+    import dataclasses
+    import shutil
+
+    from toolkit.bundle.manifest import Manifest
+    from toolkit.databricks import clusters
+    from toolkit.release.steps.application import Application
+
+    manifest, bundle, store = published_bundle
+    wheel = manifest.by_role("wheel")[0]
+    renamed = wheel.path.replace(manifest.version, "9.9.9")
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    (copy / wheel.path).rename(copy / renamed)
+    files = tuple(dataclasses.replace(f, path=renamed) if f is wheel else f for f in manifest.files)
+    second = Manifest(manifest.name, "9.9.9", manifest.commit, manifest.build_time, manifest.tools, files)
+    outputs = _outputs(release_sandbox, published_bundle, "it1")
+    d = _qa(release_sandbox, (second, copy, store), "it1", outputs)
+    plan = Application().plan(d)
+    changes = [str(c) for c in plan.changes]
+    assert changes[0].startswith("upload 1 library files") and changes[1].startswith("import 5 notebooks")
+    assert f"install {renamed.rsplit('/', 1)[-1]}" in changes
+    assert f"uninstall {wheel.path.rsplit('/', 1)[-1]} (older release)" in changes
+    assert changes[-1] == "restart cluster parking-sensors (so the new library versions take effect)"
+    plan.apply()
+    cluster_id = d.values["cluster_id"]
+    clusters.wait_until_settled(d.workspace, cluster_id, print)
+    assert set(clusters.installed_libraries(d.workspace, cluster_id)) == {
+        f"/Workspace{d.release_root}/libs/{renamed.rsplit('/', 1)[-1]}"}
+    assert Application().plan(_qa(release_sandbox, (second, copy, store), "it1", outputs)).changes == []
+    back = Application().plan(_qa(release_sandbox, published_bundle, "it1", outputs))  # the first version again
+    assert [c.action for c in back.changes] == ["install", "uninstall", "restart"]  # its files are still there
+    back.apply()
+
+
 def test_qa_down_removes_an_environment_and_a_second_time_finds_nothing(first_qa, release_sandbox):
     from toolkit.azure import arm
     from toolkit.environments.target import sandbox_target

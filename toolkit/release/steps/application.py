@@ -109,14 +109,14 @@ class Application:
             if read_file(workspace, marker_path) != marker:
                 import_objects(workspace, [WorkspaceObject(marker_path, marker, False)], lambda o: None)
             cluster_id = current["cluster_id"] if current else clusters.create_cluster(workspace, spec)
-            if differences:
-                clusters.edit_cluster(workspace, cluster_id, spec, d.say)
             d.values["cluster_id"] = cluster_id
             if to_install:
                 clusters.install(workspace, cluster_id, to_install)
             if to_remove:
                 clusters.uninstall(workspace, cluster_id, to_remove)
-            if restart:
+            if differences:  # last: the restart an edit causes also applies the library changes
+                clusters.edit_cluster(workspace, cluster_id, spec, d.say)
+            elif restart:
                 clusters.restart(workspace, cluster_id, d.say)
         plan.apply = apply
         return plan
