@@ -20,3 +20,30 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     assert out.count("\nsucceeded in ") == 3
     assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
     assert f"rehearsal passed: version {built} released to qa (rh), staging and prod" in out
+
+
+def test_staging_hydrates_from_production_incrementally(release_sandbox, monkeypatch):
+    """After the rehearsal both exist: a file landing in production's lake is copied into staging once."""
+    from toolkit.azure import arm
+    from toolkit.environments.model import load_environment
+    from toolkit.environments.target import sandbox_target
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.deployment import Deployment, Options
+    from toolkit.release.steps.data import Data
+
+    target = sandbox_target(release_sandbox)
+    client = arm.resource_client(target)
+    prod = Deployment(load_environment(ENVIRONMENTS, "prod", "sandbox"), target, DIST, None, Options(),
+                      outputs=arm.latest_outputs(client, "rg-parking-prod", "prod"))
+    container = prod.lake().get_container_client("datalake")
+    if not container.exists():
+        container.create_container()
+    container.upload_blob("src/melbourne/2026-11-26/sensors.json", b'[{"bay_id": "1"}]', overwrite=True)
+    staging = Deployment(load_environment(ENVIRONMENTS, "staging", "sandbox"), target, DIST, None, Options(),
+                         outputs=arm.latest_outputs(client, "rg-parking-staging", "staging"))
+    plan = Data(ENVIRONMENTS).plan(staging)
+    assert [str(c) for c in plan.changes] == ["copy 1 blobs (0.0 MB) (prod lake datalake/src -> lake datalake/src)"]
+    plan.apply()
+    copied = staging.lake().get_blob_client("datalake", "src/melbourne/2026-11-26/sensors.json")
+    assert copied.download_blob().readall() == b'[{"bay_id": "1"}]'
+    assert Data(ENVIRONMENTS).plan(staging).changes == []  # incremental: nothing again

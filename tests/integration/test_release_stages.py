@@ -161,6 +161,23 @@ def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, pub
     assert "\n" not in report.error
 
 
+def test_a_soft_deleted_secret_is_recovered_not_failed_on(first_qa, release_sandbox, published_bundle):
+    from toolkit.azure.keyvault import read_secret
+    from toolkit.release.steps.secrets import Secrets
+
+    d = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    d.secrets.begin_delete_secret("datalakeKey").result()
+    assert read_secret(d.secrets, "datalakeKey").deleted
+    plan = Secrets().plan(d)
+    assert [str(c) for c in plan.changes] == ["recover secret datalakeKey (soft-deleted)",
+                                              "set secret datalakeKey (if the recovered value differs)"]
+    plan.apply()
+    recovered = read_secret(d.secrets, "datalakeKey")
+    assert recovered.value == d.storage_key(d.resource_group, d.output("storageAccountName"))
+    assert len(list(d.secrets.list_properties_of_secret_versions("datalakeKey"))) == 1  # no needless version
+    assert Secrets().plan(d).changes == []
+
+
 def test_a_new_version_replaces_the_wheel_and_restarts_the_cluster_once(
         first_qa, release_sandbox, published_bundle, tmp_path):
     import dataclasses

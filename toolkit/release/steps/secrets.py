@@ -33,7 +33,10 @@ class Secrets:
                     writes.append((name, source, state))
                 continue
             wanted = self._value(d, name, source)
-            if state.value != wanted:  # a soft-deleted secret has no current value: recovered, then set
+            if state.deleted:  # its value is unknown until recovered: set only if it then differs
+                plan.add("set", f"secret {name}", "if the recovered value differs")
+                writes.append((name, wanted, state))
+            elif state.value != wanted:
                 plan.add("set", f"secret {name}", "new" if state.value is None else "value changed")
                 writes.append((name, wanted, state))
 
@@ -41,9 +44,11 @@ class Secrets:
             for name, wanted, state in writes:
                 if state.deleted:
                     recover_secret(client, name)
+                    state = read_secret(client, name)
                 if isinstance(wanted, DatabricksTokenSecret):
-                    self._rotate_token(d, name, wanted, state)
-                else:
+                    if not self._token_is_current(d, state, wanted):
+                        self._rotate_token(d, name, wanted, state)
+                elif state.value != wanted:
                     write_secret(client, name, wanted)
         if plan.changes:
             plan.apply = apply
