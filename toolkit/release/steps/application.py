@@ -22,7 +22,6 @@ MARKER = "release.json"
 def release_objects(d: Deployment) -> list[WorkspaceObject]:
     objects = []
     for entry in d.manifest.files:
-        content = None
         if entry.role in LIBRARY_ROLES:
             path = f"{d.release_root}/libs/{posixpath.basename(entry.path)}"
         elif entry.role == "notebook":
