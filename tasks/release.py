@@ -148,3 +148,33 @@ def qa_down(c, deployment_id=None, dry_run=False, target="sandbox", yes=False):
         raise Exit(f"qa-down failed: {exc}", code=2)
     except Exception as exc:
         raise Exit(f"qa-down failed: {explain_error(exc)}", code=1)
+
+
+@task(help={"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
+            "target": "sandbox (default) or azure", "json": "print it as JSON", "last": "how many ledger records"})
+def status(c, env, deployment_id=None, target="sandbox", json_=False, last=20):
+    """What an environment runs (its factory's release root and cluster) and its ledger: deploys and tests."""
+    from toolkit.configuration import ConfigError
+    from toolkit.environments.target import TargetError
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.errors import explain_error
+    from toolkit.release.status import environment_status
+
+    try:
+        found = environment_status(ENVIRONMENTS, _target(target, env), env,
+                                   _deployment_id(deployment_id) if env == "qa" else None, int(last))
+    except (ConfigError, TargetError) as exc:
+        raise Exit(f"ops.status failed: {exc}", code=2)
+    except Exception as exc:
+        raise Exit(f"ops.status failed: {explain_error(exc)}", code=1)
+    if json_:
+        print(json.dumps(found, indent=2))
+        return
+    if not found["deployed"]:
+        print(f"{env}: nothing deployed in resource group {found['resource_group']}")
+        return
+    print(f"{env} ({found['resource_group']}): factory runs {found['factory_runs']['notebook_root']} on cluster "
+          f"{found['factory_runs']['cluster_id']}")
+    for record in found["records"]:
+        print(f"  {record['when']}  {record['event']:<18} {record['outcome']:<9} {record['version']}  "
+              f"by {record['who']}@{record['host']}" + (f"  {record['error']}" if record.get("error") else ""))

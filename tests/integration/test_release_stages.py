@@ -52,6 +52,18 @@ def test_first_deploy_runs_every_step_and_the_integration_tests_pass(first_qa, r
         f"{d.release_root}/notebooks"
 
 
+def test_status_shows_what_the_factory_runs_and_the_ledger(first_qa, release_sandbox, published_bundle):
+    from toolkit.environments.target import sandbox_target
+    from toolkit.release.status import environment_status
+
+    manifest = published_bundle[0]
+    found = environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "qa", "it1")
+    assert found["factory_runs"]["notebook_root"] == f"/parking-sensors/releases/{manifest.version}/notebooks"
+    events = [(r["event"], r["outcome"]) for r in found["records"]]
+    assert ("integration-tests", "passed") in events and ("deploy", "succeeded") in events
+    assert environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "qa", "none")["deployed"] is False
+
+
 def test_a_second_deploy_of_the_same_version_makes_no_write(first_qa, release_sandbox, published_bundle):
     reset_requests(release_sandbox)
     report = stage(release_sandbox, published_bundle, deployment_id="it1")

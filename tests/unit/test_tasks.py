@@ -13,7 +13,7 @@ from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_tas
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
-            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down"}
+            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down", "ops.status"}
 
 
 def test_the_collection_has_every_task_with_a_docstring():
