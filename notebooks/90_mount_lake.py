@@ -11,7 +11,8 @@ import json
 
 # COMMAND ----------
 
-dbutils.widgets.text("mount_point", "/mnt/datalake", "Mount point")
+# The mount point by name (/mnt/<name>): a widget holding a mounted path would be read as that path.
+dbutils.widgets.text("mount_name", "datalake", "Mount name (mounted at /mnt/<name>)")
 dbutils.widgets.text("account", "", "Storage account")
 dbutils.widgets.text("container", "datalake", "Container")
 dbutils.widgets.text("secret_scope", "", "Secret scope holding the account key")
@@ -19,7 +20,7 @@ dbutils.widgets.text("secret_key", "", "Name of the account key in the scope")
 
 # COMMAND ----------
 
-mount_point = dbutils.widgets.get("mount_point")
+mount_point = f"/mnt/{dbutils.widgets.get('mount_name')}"
 account = dbutils.widgets.get("account")
 source = f"wasbs://{dbutils.widgets.get('container')}@{account}.blob.core.windows.net/"
 current = {m.mountPoint: m.source for m in dbutils.fs.mounts()}

@@ -25,7 +25,7 @@ class StorageAccess:
         if key_secret is None:
             raise StepFailed(f"{d.environment.source}: mounting the lake needs a secret with source = "
                              "\"storage-account-key\" under [secrets]")
-        wanted = {"mount_point": settings.mount_point, "account": d.output("storageAccountName"),
+        wanted = {"mount_name": settings.mount_point.removeprefix("/mnt/"), "account": d.output("storageAccountName"),
                   "container": settings.lake_container, "secret_scope": settings.secret_scope,
                   "secret_key": key_secret}
         record = f"{posixpath.dirname(settings.release_root)}/state/mount{settings.mount_point.replace('/', '-')}.json"
