@@ -10,6 +10,7 @@ from tasks import artifacts, build, local_cloud, quality, rehearse, release
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
 ops.add_task(release.status)
+ops.add_task(release.unlock)
 
 sandbox = Collection("sandbox")
 for sandbox_task in (local_cloud.up, local_cloud.status, local_cloud.down, local_cloud.reset):

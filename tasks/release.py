@@ -12,6 +12,7 @@ _COMMON_HELP = {
     "target": "sandbox (default) or azure: Azure is only ever used when asked for by name",
     "prune": "delete Data Factory objects that are no longer in the bundle",
     "store-config": "artifact store configuration (default: environments/artifacts.toml)",
+    "wait": "wait for the environment lock if another run holds it (default: fail at once, naming the holder)",
 }
 
 
@@ -93,25 +94,26 @@ _ID_HELP = {"deployment-id": "names the on-demand QA environment (1-12 lowercase
 
 @task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
 def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, target="sandbox", retest=False,
-              prune=False, store_config=None):
+              prune=False, store_config=None, wait=False):
     """Deploy a version to an on-demand QA environment: ARM, secrets, test data, workspace, app, ADF, tests."""
     _stage("deploy-qa", version, dry_run, json_, target, store_config, deployment_id=_deployment_id(deployment_id),
-           retest=retest, prune=prune)
+           retest=retest, prune=prune, wait=wait)
 
 
 @task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, **_INFRA_HELP})
 def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                   prune=False, store_config=None):
+                   prune=False, store_config=None, wait=False):
     """Deploy a version to staging: hydrate from production, app, ADF with triggers activated, tests."""
     _stage("deploy-staging", version, dry_run, json_, target, store_config, infrastructure=infra, retest=retest,
-           prune=prune)
+           prune=prune, wait=wait)
 
 
 @task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP})
 def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, prune=False,
-                store_config=None):
+                store_config=None, wait=False):
     """Deploy a version to production: secrets, workspace, app, storage access, ADF."""
-    _stage("deploy-prod", version, dry_run, json_, target, store_config, infrastructure=infra, prune=prune)
+    _stage("deploy-prod", version, dry_run, json_, target, store_config, infrastructure=infra, prune=prune,
+           wait=wait)
 
 
 def _deployment_id(given):
@@ -175,6 +177,44 @@ def status(c, env, deployment_id=None, target="sandbox", json_=False, last=20):
         return
     print(f"{env} ({found['resource_group']}): factory runs {found['factory_runs']['notebook_root']} on cluster "
           f"{found['factory_runs']['cluster_id']}")
+    if found["lock"]:
+        from toolkit.release.lock import describe_holder
+
+        print(f"  locked by {describe_holder(found['lock'])}")
     for record in found["records"]:
         print(f"  {record['when']}  {record['event']:<18} {record['outcome']:<9} {record['version']}  "
               f"by {record['who']}@{record['host']}" + (f"  {record['error']}" if record.get("error") else ""))
+
+
+@task(help={"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
+            "target": "sandbox (default) or azure", "yes": "do not ask for confirmation",
+            "dry-run": "show who holds the lock and break nothing"})
+def unlock(c, env, deployment_id=None, target="sandbox", yes=False, dry_run=False):
+    """Break an environment's lock after showing who holds it (for a run that is gone)."""
+    from toolkit.configuration import ConfigError
+    from toolkit.environments.target import TargetError
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.errors import explain_error
+    from toolkit.release.lock import break_lock, current_holder, describe_holder
+    from toolkit.release.status import environment_lake
+
+    try:
+        lake = environment_lake(ENVIRONMENTS, _target(target, env), env,
+                                _deployment_id(deployment_id) if env == "qa" else None)
+        holder = current_holder(lake) if lake is not None else None
+        if holder is None:
+            print(f"{env} is not locked: nothing to do")
+            return
+        print(f"{env} is locked by {describe_holder(holder)}")
+        if dry_run:
+            return
+        if not yes and input("break this lock? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise Exit("not confirmed: the lock is kept", code=1)
+        break_lock(lake)
+        print(f"{env}: lock broken")
+    except (ConfigError, TargetError) as exc:
+        raise Exit(f"ops.unlock failed: {exc}", code=2)
+    except Exit:
+        raise
+    except Exception as exc:
+        raise Exit(f"ops.unlock failed: {explain_error(exc)}", code=1)

@@ -14,6 +14,7 @@ from tests.integration.release_helpers import (deployment, environment_state, re
 from toolkit.environments.model import load_environment
 from toolkit.paths import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
+from toolkit.release.lock import LEASE_SECONDS, EnvironmentLock, LockHeld, break_lock, current_holder
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,9 @@ def test_a_second_deploy_of_the_same_version_makes_no_write(first_qa, release_sa
     made = requests_made(release_sandbox)
     assert report.outcome == "succeeded"
     assert {s.status for s in report.steps} == {"unchanged"}
-    assert made["writes"] == 0, made["write_requests"]
+    # Nothing is written but the environment lock's own lease and holder (taken and given back).
+    assert [w for w in made["write_requests"] if "/releases/lock" not in w] == []
+    assert 2 <= made["writes"] <= 4, made["write_requests"]
     assert made["reads"] > 10  # it did look
 
 
@@ -113,14 +116,46 @@ def test_a_deploy_killed_midway_converges_when_run_again(first_qa, release_sandb
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "".join(seen)
-    report = stage(release_sandbox, published_bundle, deployment_id="kil")
+    started = time.monotonic()  # the killed run's lease is still there: wait for it to lapse
+    report = stage(release_sandbox, published_bundle, deployment_id="kil", wait=True)
     assert report.outcome == "succeeded", report.error
+    assert time.monotonic() - started < LEASE_SECONDS + 60  # the lock freed itself within its lease
     statuses = {s.step: s.status for s in report.steps}
     assert statuses["infrastructure"] == statuses["application"] == "unchanged"  # done before the kill
     assert statuses["integration-tests"] == "changed"
     killed = _qa(release_sandbox, published_bundle, "kil", _outputs(release_sandbox, published_bundle, "kil"))
     clean = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
     assert environment_state(killed) == environment_state(clean)
+
+
+def test_a_second_deploy_to_a_locked_environment_fails_at_once_naming_the_holder(first_qa, release_sandbox,
+                                                                                 published_bundle):
+    import threading
+
+    d = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    held = EnvironmentLock(d.lake(), "qa", "deploy-qa (other run)", print).acquire()
+    try:
+        started = time.monotonic()
+        refused = stage(release_sandbox, published_bundle, deployment_id="it1")
+        assert refused.outcome == "failed" and time.monotonic() - started < 20
+        assert refused.error.startswith("lock: qa is locked by ") and "task deploy-qa (other run)" in refused.error
+        assert current_holder(d.lake())["task"] == "deploy-qa (other run)"
+        threading.Timer(3, held.release).start()  # the other run finishes: a waiting deploy proceeds
+        waited = stage(release_sandbox, published_bundle, deployment_id="it1", wait=True)
+        assert waited.outcome == "succeeded", waited.error
+    finally:
+        held.release()
+    assert current_holder(d.lake()) is None
+
+
+def test_unlock_breaks_a_lock_and_names_who_held_it(first_qa, release_sandbox, published_bundle):
+    d = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    EnvironmentLock(d.lake(), "qa", "a run that died", print).acquire()  # never released
+    with pytest.raises(LockHeld, match="task a run that died"):
+        EnvironmentLock(d.lake(), "qa", "next", print).acquire()
+    assert break_lock(d.lake())["task"] == "a run that died"
+    assert break_lock(d.lake()) is None
+    EnvironmentLock(d.lake(), "qa", "next", print).acquire().release()
 
 
 def test_a_failing_pipeline_names_the_failing_activity_and_the_next_run_recovers(first_qa, release_sandbox,

@@ -21,6 +21,7 @@ class Options:
     infrastructure: bool = False  # deploy ARM even where the environment only does it when asked
     retest: bool = False  # run the integration tests even when nothing changed since they passed
     prune: bool = False  # delete Data Factory objects that are no longer in the bundle
+    wait: bool = False  # wait for the environment lock instead of failing when another run holds it
 
 
 @dataclass

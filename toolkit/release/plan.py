@@ -73,7 +73,7 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
               say: Callable[[str], None]) -> StageReport:
     """Plan each step, print its plan, apply it unless ``dry_run``; stop at the first failure."""
     started = time.monotonic()
-    for step in steps:
+    for step in steps if report.outcome == "succeeded" else ():
         step_started = time.monotonic()
         say(f"[{step.name}] planning")
         try:

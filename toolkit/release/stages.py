@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,7 @@ from toolkit.configuration import ConfigError
 from toolkit.environments.model import VariableSecret, load_environment
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
+from toolkit.release.lock import EnvironmentLock, LockHeld
 from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.steps.application import Application
 from toolkit.release.steps.data import Data
@@ -53,9 +55,26 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
     deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports)
     deployment.resource_group  # an on-demand environment without a valid deployment id fails here, before any call
     report = StageReport(stage, environment.name, target.name, manifest.version, options.dry_run)
-    run_steps(report, stage_steps(stage, environments), deployment, options.dry_run, say)
-    if not options.dry_run and (report.changed or report.outcome != "succeeded"):
-        record_deploy(deployment, report, say)
+    started = time.monotonic()
+    steps = stage_steps(stage, environments)
+    if options.dry_run:  # reads only: no lock
+        run_steps(report, steps, deployment, True, say)
+    else:
+        # The infrastructure step runs first and unlocked: an environment's first deployment creates the
+        # storage its lock lives in (ARM deployments are idempotent and serialized by ARM itself).
+        run_steps(report, steps[:1], deployment, False, say)
+        if report.outcome == "succeeded":
+            try:
+                lock = EnvironmentLock(deployment.lake(), environment.name, stage, say).acquire(options.wait)
+            except LockHeld as exc:
+                report.outcome, report.error = "failed", f"lock: {exc}"
+                say(f"[lock] {exc}")
+            else:
+                with lock:
+                    run_steps(report, steps[1:], deployment, False, say)
+                    if report.changed or report.outcome != "succeeded":
+                        record_deploy(deployment, report, say)
+    report.seconds = round(time.monotonic() - started, 2)
     return report
 
 

@@ -1,0 +1,135 @@
+"""The environment lock: a lease on a blob in the environment's lake (``releases/lock``), finite and
+renewed while held, so a run that dies frees it within a lease period by itself. The holder's
+identity (who, host, task, start time) is stored in the blob's metadata, for whoever finds it taken.
+Azure allows finite leases of 15 to 60 seconds."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+from toolkit.release.ledger import CONTAINER, actor
+
+LOCK_BLOB = "lock"
+LEASE_SECONDS = 60
+RENEW_EVERY_SECONDS = 20
+
+
+class LockHeld(RuntimeError):
+    def __init__(self, environment: str, holder: dict):
+        super().__init__(f"{environment} is locked by {describe_holder(holder)}: wait for it (--wait) or, if that "
+                         f"run is gone, `inv ops.unlock --env {environment}`")
+        self.holder = holder
+
+
+def describe_holder(holder: dict) -> str:
+    if not holder:
+        return "an unknown holder"
+    return (f"{holder.get('who', '?')}@{holder.get('host', '?')} (task {holder.get('task', '?')}, pid "
+            f"{holder.get('pid', '?')}, since {holder.get('since', '?')})")
+
+
+def _lock_blob(lake):
+    from azure.core.exceptions import ResourceExistsError
+
+    container = lake.get_container_client(CONTAINER)
+    if not container.exists():
+        try:
+            container.create_container()
+        except ResourceExistsError:
+            pass
+    blob = container.get_blob_client(LOCK_BLOB)
+    if not blob.exists():
+        try:
+            blob.upload_blob(b"", overwrite=False)
+        except ResourceExistsError:
+            pass
+    return blob
+
+
+def current_holder(lake) -> dict | None:
+    """The holder of the lock, or None when it is free."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        properties = lake.get_blob_client(CONTAINER, LOCK_BLOB).get_blob_properties()
+    except ResourceNotFoundError:
+        return None
+    return dict(properties.metadata or {}) if properties.lease.state == "leased" else None
+
+
+def break_lock(lake) -> dict | None:
+    """Break the lock at once; returns who held it (None: it was free)."""
+    from azure.storage.blob import BlobLeaseClient
+
+    holder = current_holder(lake)
+    if holder is not None:
+        BlobLeaseClient(lake.get_blob_client(CONTAINER, LOCK_BLOB)).break_lease(lease_break_period=0)
+    return holder
+
+
+class EnvironmentLock:
+    def __init__(self, lake, environment: str, task: str, say: Callable[[str], None] = print):
+        self.lake, self.environment, self.task, self.say = lake, environment, task, say
+        self._lease = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self.lost: str | None = None  # why the lease could not be renewed, if it could not
+
+    def acquire(self, wait: bool = False, timeout_s: float = 3600) -> "EnvironmentLock":
+        from azure.core.exceptions import HttpResponseError
+
+        blob = _lock_blob(self.lake)
+        deadline, announced = time.monotonic() + timeout_s, None
+        proposed = str(uuid.uuid4())  # a retried acquire whose first answer was lost is then not a conflict
+        while True:
+            try:
+                self._lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=proposed)
+                break
+            except HttpResponseError as exc:
+                if exc.status_code != 409:
+                    raise
+                holder = current_holder(self.lake) or {}
+                if not wait or time.monotonic() > deadline:
+                    raise LockHeld(self.environment, holder) from None
+                if holder != announced:
+                    self.say(f"waiting for the {self.environment} lock, held by {describe_holder(holder)}")
+                    announced = holder
+                time.sleep(5)
+        holder = {"who": actor(), "host": socket.gethostname(), "task": self.task, "pid": str(os.getpid()),
+                  "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        blob.set_blob_metadata({k: v.encode("ascii", "replace").decode() for k, v in holder.items()},
+                               lease=self._lease)
+        self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.environment}", daemon=True)
+        self._renewer.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(RENEW_EVERY_SECONDS):
+            try:
+                self._lease.renew()
+            except Exception as exc:  # the run goes on; release() reports that the lock was lost
+                self.lost = str(exc).splitlines()[0]
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        if self._lease is not None:
+            try:
+                self._lease.release()
+            except Exception:  # broken by ops.unlock, or expired: nothing left to release
+                pass
+        if self.lost:
+            self.say(f"warning: the {self.environment} lock could not be renewed ({self.lost})")
+
+    def __enter__(self) -> "EnvironmentLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
