@@ -24,6 +24,17 @@ def first_qa(release_sandbox, published_bundle):
     return report, lines
 
 
+class _Timed(list):
+    """Progress lines with the time each was said."""
+
+    def __init__(self, into: list):
+        super().__init__()
+        self.into = into
+
+    def append(self, line):
+        self.into.append((time.monotonic(), line))
+
+
 def _qa(home, published, deployment_id, outputs):
     return deployment(home, published, load_environment(ENVIRONMENTS, "qa", "sandbox"), deployment_id, outputs)
 
@@ -116,10 +127,13 @@ def test_a_deploy_killed_midway_converges_when_run_again(first_qa, release_sandb
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "".join(seen)
-    started = time.monotonic()  # the killed run's lease is still there: wait for it to lapse
-    report = stage(release_sandbox, published_bundle, deployment_id="kil", wait=True)
+    started, timed = time.monotonic(), []  # the killed run's lease is still there: wait for it to lapse
+    report = stage(release_sandbox, published_bundle, deployment_id="kil", wait=True,
+                   lines=_Timed(timed))
     assert report.outcome == "succeeded", report.error
-    assert time.monotonic() - started < LEASE_SECONDS + 60  # the lock freed itself within its lease
+    locked_at = next(t for t, line in timed if line == "[secrets] planning")  # the first step under the lock
+    assert locked_at - started < LEASE_SECONDS + 20  # the dead run's lock freed itself within its lease
+    assert any("waiting for the qa lock, held by" in line and "task deploy-qa" in line for _, line in timed)
     statuses = {s.step: s.status for s in report.steps}
     assert statuses["infrastructure"] == statuses["application"] == "unchanged"  # done before the kill
     assert statuses["integration-tests"] == "changed"
