@@ -5,12 +5,13 @@ tasks never loads Spark or a cloud SDK.
 """
 from invoke import Collection
 
-from tasks import artifacts, build, local_cloud, quality, rehearse, release
+from tasks import artifacts, build, local_cloud, ops as ops_tasks, quality, rehearse, release
 
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
-ops.add_task(release.status)
-ops.add_task(release.unlock)
+for ops_task in (ops_tasks.status, ops_tasks.rollback, ops_tasks.triggers, ops_tasks.restart_cluster,
+                 ops_tasks.unlock):
+    ops.add_task(ops_task)
 
 sandbox = Collection("sandbox")
 for sandbox_task in (local_cloud.up, local_cloud.status, local_cloud.down, local_cloud.reset):
@@ -23,7 +24,7 @@ ns.add_task(quality.lint)
 ns.add_task(artifacts.publish)
 ns.add_task(artifacts.fetch)
 ns.add_task(rehearse.rehearse)
-for stage_task in (release.deploy_qa, release.deploy_staging, release.deploy_prod, release.qa_down):
+for stage_task in (release.deploy_qa, release.deploy_staging, release.deploy_prod, release.swap, release.qa_down):
     ns.add_task(stage_task)
 ns.add_collection(ops)
 ns.add_collection(sandbox)

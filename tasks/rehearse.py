@@ -4,7 +4,7 @@ from invoke import task
 from tasks.artifacts import publish
 from tasks.build import build
 from tasks.quality import lint, test
-from tasks.release import deploy_prod, deploy_qa, deploy_staging
+from tasks.release import deploy_prod, deploy_qa, deploy_staging, swap
 
 
 @task(help={
@@ -12,7 +12,7 @@ from tasks.release import deploy_prod, deploy_qa, deploy_staging
     "deployment-id": "the QA environment to deploy to (default: 'local')",
 })
 def rehearse(c, skip_tests=False, deployment_id="local"):
-    """Build, lint, unit-test, publish, then release to the sandbox: deploy-qa, deploy-staging, deploy-prod."""
+    """Build, lint, unit-test, publish, then release to the sandbox: deploy-qa, deploy-staging, deploy-prod, swap."""
     from toolkit.build.application import read_build_info
     from toolkit.paths import DIST
 
@@ -27,4 +27,19 @@ def rehearse(c, skip_tests=False, deployment_id="local"):
     # (and on a warm one, what-if finds nothing to change).
     deploy_staging(c, version=version, infra=True)
     deploy_prod(c, version=version, infra=True)
+    _swap_unless_live(c, version)
     print(f"rehearsal passed: version {version} released to qa ({deployment_id}), staging and prod on the sandbox")
+
+
+def _swap_unless_live(c, version):
+    """The swap ends the release; a rehearsal run again on a warm sandbox finds the version live already
+    (its deploy-prod then wrote the idle slot, which holds it too) and does not swap back and forth."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.status import environment_status
+    from tasks.common import target_for
+
+    slots = environment_status(ENVIRONMENTS, target_for("sandbox", "prod"), "prod", None, last=0)["slots"] or []
+    if any(s["live"] and s["version"] == version for s in slots):
+        print(f"prod already runs {version}: no swap")
+        return
+    swap(c, yes=True)

@@ -1,82 +1,63 @@
-"""inv deploy-qa, deploy-staging, deploy-prod, qa-down: the release stages."""
+"""inv deploy-qa, deploy-staging, deploy-prod, swap, qa-down: the release stages."""
 import json
-import sys
 from dataclasses import asdict
 
 from invoke import Exit, task
+
+from tasks.common import deployment_id as _deployment_id
+from tasks.common import failures, fetched_bundle, say, target_for
 
 _COMMON_HELP = {
     "version": "published bundle version to deploy (default: the last `inv build`)",
     "dry-run": "print the plan of every step and write nothing",
     "json": "print the stage's report as JSON on stdout (progress stays on stderr)",
     "target": "sandbox (default) or azure: Azure is only ever used when asked for by name",
-    "prune": "delete Data Factory objects that are no longer in the bundle",
     "store-config": "artifact store configuration (default: environments/artifacts.toml)",
     "wait": "wait for the environment lock if another run holds it (default: fail at once, naming the holder)",
 }
-
-
-def _say(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def _target(name, environment):
-    from toolkit.environments.model import load_environment
-    from toolkit.environments.target import azure_target, sandbox_target
-    from toolkit.paths import ENVIRONMENTS, REPO_ROOT, SANDBOX_HOME
-
-    if name == "azure":
-        return azure_target(load_environment(ENVIRONMENTS, environment, "azure").azure.subscription_id)
-    if name != "sandbox":
-        raise Exit(f"unknown target {name!r}: expected sandbox or azure", code=2)
-    from sandbox.lifecycle import up
-
-    up(SANDBOX_HOME, REPO_ROOT)  # the default target is always there to deploy to
-    return sandbox_target(SANDBOX_HOME)
 
 
 def _stage(stage, version, dry_run, json_, target, store_config, **options):
     from pathlib import Path
 
     from tasks.artifacts import _store
-    from toolkit.artifacts.fetch import FetchError, fetch
     from toolkit.build.application import read_build_info
-    from toolkit.bundle.manifest import ManifestError
-    from toolkit.configuration import ConfigError
-    from toolkit.environments.target import TargetError
+    from toolkit.environments.model import load_environment
     from toolkit.paths import DIST, ENVIRONMENTS, REPORTS
     from toolkit.release.deployment import Options
-    from toolkit.release.errors import explain_error
-    from toolkit.environments.model import load_environment
-    from toolkit.release.stages import STAGES, preflight, run_stage
+    from toolkit.release.stages import STAGES, check_promotion, preflight, run_stage
 
     try:
         version = version or read_build_info(DIST)["version"]
     except FileNotFoundError:
         raise Exit(f"{stage} failed: no version given and no build in {DIST}: pass --version", code=1)
-    try:
-        # Before any call: the environment file is valid, and the version is published and intact.
-        preflight(load_environment(ENVIRONMENTS, STAGES[stage], target))
-        bundle = DIST / "fetched" / version
-        manifest = fetch(_store(store_config), version, bundle, show_progress=not json_)
-        chosen = _target(target, STAGES[stage])
-        report = run_stage(stage, ENVIRONMENTS, chosen, Path(bundle), manifest,
-                           Options(dry_run=dry_run, **options), _say, REPORTS)
-    except (ConfigError, TargetError, FetchError, ManifestError) as exc:
-        raise Exit(f"{stage} failed: {exc}", code=2 if isinstance(exc, ConfigError) else 1)
-    except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
-        raise Exit(f"{stage} failed: {explain_error(exc)}", code=1)
+    with failures(stage):
+        # Before any call: the environment file is valid, the version is published and intact, and the
+        # promotion rule lets it in.
+        environment = load_environment(ENVIRONMENTS, STAGES[stage], target)
+        preflight(environment)
+        store = _store(store_config)
+        bundle, manifest = fetched_bundle(store, version, not json_)
+        check_promotion(environment, manifest, store, options.get("force", False), lambda message: None)
+        chosen = target_for(target, STAGES[stage])
+        report = run_stage(stage, ENVIRONMENTS, chosen, Path(bundle), manifest, Options(dry_run=dry_run, **options),
+                           say, REPORTS, evidence=store)
+    _report(report, json_)
+
+
+def _report(report, json_):
     if json_:
         print(json.dumps(asdict(report), indent=2))
     else:
         _summary(report)
     if report.outcome != "succeeded":
-        raise Exit(f"{stage} failed: {report.error}", code=1)
+        raise Exit(f"{report.stage} failed: {report.error}", code=1)
 
 
 def _summary(report):
     mode = " (dry run: nothing written)" if report.dry_run else ""
-    print(f"\n{report.stage} of {report.version} to {report.environment} on the {report.target}{mode}")
+    into = f" (slot {report.slot})" if report.slot else ""
+    print(f"\n{report.stage} of {report.version} to {report.environment}{into} on the {report.target}{mode}")
     for step in report.steps:
         print(f"  {step.step:<18} {step.status:<14} {step.seconds:7.1f}s  "
               f"{len(step.changes)} change{'s' if len(step.changes) != 1 else ''}")
@@ -86,10 +67,12 @@ def _summary(report):
              else "nothing to change"))
 
 
-_RETEST_HELP = {"retest": "run the integration tests even if this version passed them and nothing changed"}
+_RETEST_HELP = {"retest": "run the integration tests even if this version passed them and nothing changed",
+                "prune": "delete Data Factory objects that are no longer in the bundle"}
 _INFRA_HELP = {"infra": "also deploy the ARM template (the environment exists: only when asked)"}
 _ID_HELP = {"deployment-id": "names the on-demand QA environment (1-12 lowercase letters/digits; default: CI's build "
                              "id, else 'local')"}
+_FORCE_HELP = {"force": "accept a version that has not passed QA and staging (recorded in the ledger)"}
 
 
 @task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
@@ -108,24 +91,48 @@ def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox"
            prune=prune, wait=wait)
 
 
-@task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP})
-def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, prune=False,
-                store_config=None, wait=False):
-    """Deploy a version to production: secrets, workspace, app, storage access, ADF."""
-    _stage("deploy-prod", version, dry_run, json_, target, store_config, infrastructure=infra, prune=prune,
-           wait=wait)
+@task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP, **_FORCE_HELP,
+                                "retest": "run the smoke test even if the slot passed it and nothing changed"})
+def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
+                store_config=None, wait=False, force=False):
+    """Deploy a version into production's idle slot and smoke-test it there; the live slot is not touched."""
+    _stage("deploy-prod", version, dry_run, json_, target, store_config, infrastructure=infra, retest=retest,
+           wait=wait, force=force)
 
 
-def _deployment_id(given):
-    import os
-    import re
+_SWAP_HELP = {"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
+              "dry-run": "run the checks and show what the swap would write; write nothing",
+              "force": "swap even if the checks refuse (each reason is recorded in the ledger)",
+              "yes": "do not ask for confirmation", "json": "print the report as JSON on stdout",
+              "wait": _COMMON_HELP["wait"], "store-config": _COMMON_HELP["store-config"]}
 
-    if given:
-        return given
-    for variable in ("BUILD_BUILDID", "GITHUB_RUN_ID"):
-        if os.environ.get(variable):
-            return re.sub(r"[^a-z0-9]", "", os.environ[variable].lower())[:12]
-    return "local"
+
+@task(help=_SWAP_HELP)
+def swap(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
+         store_config=None):
+    """Make the idle slot live (checked: deployed, smoke-tested, promoted); the old slot stays, for rollback."""
+    _swap("swap", env, target, dry_run, force, yes, json_, wait, store_config, rollback=False)
+
+
+def _swap(task_name, env, target, dry_run, force, yes, json_, wait, store_config, rollback):
+    from tasks.artifacts import _store
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.swap import swap as run_swap
+
+    with failures(task_name):
+        store = _store(store_config)
+        chosen = target_for(target, env)
+
+        def fetch(version):
+            return fetched_bundle(store, version, not json_)
+
+        if not (dry_run or yes):  # the checks first (a dry run), so what is confirmed is what they found
+            run_swap(ENVIRONMENTS, chosen, env, store, fetch, force, True, rollback=rollback, say=say)
+            from tasks.common import confirm
+
+            confirm(f"make the idle slot of {env} live?", yes)
+        report = run_swap(ENVIRONMENTS, chosen, env, store, fetch, force, dry_run, wait, rollback, say)
+    _report(report, json_)
 
 
 @task(name="qa-down", help={"deployment-id": "the QA environment to remove (as given to deploy-qa)",
@@ -133,88 +140,12 @@ def _deployment_id(given):
                             "target": "sandbox (default) or azure", "yes": "do not ask for confirmation"})
 def qa_down(c, deployment_id=None, dry_run=False, target="sandbox", yes=False):
     """Remove an on-demand QA environment: its resource group and everything in it."""
-    from toolkit.configuration import ConfigError
-    from toolkit.environments.target import TargetError
+    from tasks.common import confirm
     from toolkit.paths import ENVIRONMENTS
-    from toolkit.release.errors import explain_error
     from toolkit.release.stages import qa_down as remove
 
     deployment_id = _deployment_id(deployment_id)
-    if not (yes or dry_run):
-        answer = input(f"delete the QA environment {deployment_id!r} and everything in it? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            raise Exit("not confirmed: nothing deleted", code=1)
-    try:
-        remove(ENVIRONMENTS, _target(target, "qa"), deployment_id, dry_run, _say)
-    except (ConfigError, TargetError) as exc:
-        raise Exit(f"qa-down failed: {exc}", code=2)
-    except Exception as exc:
-        raise Exit(f"qa-down failed: {explain_error(exc)}", code=1)
-
-
-@task(help={"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
-            "target": "sandbox (default) or azure", "json": "print it as JSON", "last": "how many ledger records"})
-def status(c, env, deployment_id=None, target="sandbox", json_=False, last=20):
-    """What an environment runs (its factory's release root and cluster) and its ledger: deploys and tests."""
-    from toolkit.configuration import ConfigError
-    from toolkit.environments.target import TargetError
-    from toolkit.paths import ENVIRONMENTS
-    from toolkit.release.errors import explain_error
-    from toolkit.release.status import environment_status
-
-    try:
-        found = environment_status(ENVIRONMENTS, _target(target, env), env,
-                                   _deployment_id(deployment_id) if env == "qa" else None, int(last))
-    except (ConfigError, TargetError) as exc:
-        raise Exit(f"ops.status failed: {exc}", code=2)
-    except Exception as exc:
-        raise Exit(f"ops.status failed: {explain_error(exc)}", code=1)
-    if json_:
-        print(json.dumps(found, indent=2))
-        return
-    if not found["deployed"]:
-        print(f"{env}: nothing deployed in resource group {found['resource_group']}")
-        return
-    print(f"{env} ({found['resource_group']}): factory runs {found['factory_runs']['notebook_root']} on cluster "
-          f"{found['factory_runs']['cluster_id']}")
-    if found["lock"]:
-        from toolkit.release.lock import describe_holder
-
-        print(f"  locked by {describe_holder(found['lock'])}")
-    for record in found["records"]:
-        print(f"  {record['when']}  {record['event']:<18} {record['outcome']:<9} {record['version']}  "
-              f"by {record['who']}@{record['host']}" + (f"  {record['error']}" if record.get("error") else ""))
-
-
-@task(help={"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
-            "target": "sandbox (default) or azure", "yes": "do not ask for confirmation",
-            "dry-run": "show who holds the lock and break nothing"})
-def unlock(c, env, deployment_id=None, target="sandbox", yes=False, dry_run=False):
-    """Break an environment's lock after showing who holds it (for a run that is gone)."""
-    from toolkit.configuration import ConfigError
-    from toolkit.environments.target import TargetError
-    from toolkit.paths import ENVIRONMENTS
-    from toolkit.release.errors import explain_error
-    from toolkit.release.lock import break_lock, current_holder, describe_holder
-    from toolkit.release.status import environment_lake
-
-    try:
-        lake = environment_lake(ENVIRONMENTS, _target(target, env), env,
-                                _deployment_id(deployment_id) if env == "qa" else None)
-        holder = current_holder(lake) if lake is not None else None
-        if holder is None:
-            print(f"{env} is not locked: nothing to do")
-            return
-        print(f"{env} is locked by {describe_holder(holder)}")
-        if dry_run:
-            return
-        if not yes and input("break this lock? [y/N] ").strip().lower() not in ("y", "yes"):
-            raise Exit("not confirmed: the lock is kept", code=1)
-        break_lock(lake)
-        print(f"{env}: lock broken")
-    except (ConfigError, TargetError) as exc:
-        raise Exit(f"ops.unlock failed: {exc}", code=2)
-    except Exit:
-        raise
-    except Exception as exc:
-        raise Exit(f"ops.unlock failed: {explain_error(exc)}", code=1)
+    if not dry_run:
+        confirm(f"delete the QA environment {deployment_id!r} and everything in it?", yes)
+    with failures("qa-down"):
+        remove(ENVIRONMENTS, target_for(target, "qa"), deployment_id, dry_run, say)

@@ -129,3 +129,27 @@ def test_exit_values_are_json(first_load):
     assert json.loads(result.exit_value) == {"step": "setup", "version": parking_sensors.__version__,
                                              "lake_root": str(load.lake), "table_format": "parquet",
                                              "created": []}
+
+
+def test_smoke_mode_checks_the_warehouse_read_only_and_reports_the_wheel_version(spark, first_load, tmp_path):
+    runtime, load, _, _ = first_load
+    smoke = {"mode": "smoke", "lake_root": str(load.lake), "table_format": "parquet"}
+    result = json.loads(runtime.run(NOTEBOOKS / "99_integration_test", smoke).exit_value)
+    assert result["step"] == "smoke" and result["version"] == parking_sensors.__version__
+    assert result["tables"]["fact_parking"] >= 1000 and all(c["violations"] == 0 for c in result["checks"])
+    before = sorted(p.relative_to(load.lake) for p in load.lake.rglob("*"))
+    runtime.run(NOTEBOOKS / "99_integration_test", smoke)
+    assert sorted(p.relative_to(load.lake) for p in load.lake.rglob("*")) == before  # it wrote nothing
+    empty = json.loads(runtime.run(NOTEBOOKS / "99_integration_test",
+                                   {**smoke, "lake_root": str(tmp_path / "empty")}).exit_value)
+    assert empty["tables"] == dict.fromkeys(TABLES, None) and empty["checks"] == []
+
+
+def test_smoke_mode_fails_naming_the_check_when_a_fact_key_does_not_resolve(spark, first_load, tmp_path):
+    runtime, load, _, _ = first_load
+    copy = tmp_path / "lake"
+    shutil.copytree(load.lake, copy)
+    shutil.rmtree(copy / "dw" / "dim_location")
+    with pytest.raises(NotebookFailed, match="fact_parking exists without dim_location"):
+        runtime.run(NOTEBOOKS / "99_integration_test",
+                    {"mode": "smoke", "lake_root": str(copy), "table_format": "parquet"})

@@ -40,6 +40,8 @@ def _deployment(environment="staging", prune=False):
                         options=Options(prune=prune), rest=None, resource_group="rg", lake=lambda: "lake")
     d.value = lambda name: {"cluster_id": "0101-abc"}[name]
     d.output = lambda name: OUTPUTS[name]
+    d.record = lambda event, outcome, **details: step.ledger.append_record(
+        "lake", {"event": event, "outcome": outcome, **details})  # as Deployment.record does, through the ledger
     return d
 
 
@@ -47,7 +49,7 @@ def _deployment(environment="staging", prune=False):
 def records(monkeypatch):
     kept = []
     monkeypatch.setattr(step.ledger, "read_ledger", lambda lake: ({"records": list(kept)}, None))
-    monkeypatch.setattr(step.ledger, "append_record", lambda lake, record: kept.append(record))
+    monkeypatch.setattr(step.ledger, "append_record", lambda lake, record, lock=None: kept.append(record))
     return kept
 
 

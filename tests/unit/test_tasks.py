@@ -13,7 +13,8 @@ from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_tas
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
-            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down", "ops.status"}
+            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down", "ops.status",
+            "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock"}
 
 
 def test_the_collection_has_every_task_with_a_docstring():
@@ -150,7 +151,7 @@ def _empty_store(tmp_path):
 def test_deploying_an_unknown_version_fails_in_one_line_before_any_cloud_call(tmp_path, monkeypatch):
     from tasks import release
 
-    monkeypatch.setattr(release, "_target", lambda *a: pytest.fail("no target may be reached"))
+    monkeypatch.setattr(release, "target_for", lambda *a: pytest.fail("no target may be reached"))
     with pytest.raises(Exit) as raised:
         release.deploy_qa(MockContext(), version="9.9.9", deployment_id="x1", store_config=_empty_store(tmp_path))
     assert str(raised.value.message).startswith("deploy-qa failed: version 9.9.9 is not published in local folder")
@@ -166,7 +167,7 @@ def test_a_bad_environment_file_fails_the_stage_naming_file_and_key(tmp_path, mo
     text = (toolkit.paths.ENVIRONMENTS / "staging.toml").read_text()
     (folder / "staging.toml").write_text(text.replace('lake_container = "datalake"', 'lake_container = "Data Lake"'))
     monkeypatch.setattr(toolkit.paths, "ENVIRONMENTS", folder)
-    monkeypatch.setattr(release, "_target", lambda *a: pytest.fail("no target may be reached"))
+    monkeypatch.setattr(release, "target_for", lambda *a: pytest.fail("no target may be reached"))
     with pytest.raises(Exit) as raised:
         release.deploy_staging(MockContext(), version="9.9.9", store_config=_empty_store(tmp_path))
     assert raised.value.code == 2
@@ -174,10 +175,10 @@ def test_a_bad_environment_file_fails_the_stage_naming_file_and_key(tmp_path, mo
 
 
 def test_an_unknown_target_is_refused():
-    from tasks import release
+    from tasks import common
 
     with pytest.raises(Exit, match="unknown target 'prod-azure': expected sandbox or azure"):
-        release._target("prod-azure", "qa")
+        common.target_for("prod-azure", "qa")
 
 
 def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):

@@ -62,3 +62,14 @@ def import_objects(workspace, objects: list[WorkspaceObject], progress: Callable
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         list(pool.map(one, objects))
+
+
+def delete_objects(workspace, paths: list[str]) -> None:
+    """Delete workspace objects (folders with what is in them); one already gone is not an error."""
+    from databricks.sdk.errors import NotFound
+
+    for path in paths:
+        try:
+            workspace.workspace.delete(path, recursive=True)
+        except NotFound:
+            pass

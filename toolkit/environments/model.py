@@ -106,6 +106,32 @@ class IntegrationTests(Strict):
     timeout_minutes: int = Field(30, ge=1)
 
 
+class SmokeTest(Strict):
+    notebook: str = "99_integration_test"
+    parameters: dict[str, str] = Field(default_factory=dict, description="widgets of the notebook; {lake_root}, "
+                                       "{table_format}, {slot} and {version} are replaced")
+    timeout_minutes: int = Field(20, ge=1)
+
+
+class Slots(Strict):
+    """Blue/green: two complete copies of the data application, one live (what the factory's pointer names)."""
+    names: tuple[str, str] = Field(("blue", "green"), description="the two slots")
+    root: str = Field("/parking-sensors/slots", pattern=r"^/[A-Za-z0-9_./-]+$",
+                      description="each slot's notebooks and libraries live under <root>/<slot>")
+    smoke_test: SmokeTest = SmokeTest()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Slots":
+        if self.names[0] == self.names[1] or not all(re.fullmatch(r"[a-z][a-z0-9-]{0,19}", n) for n in self.names):
+            raise ValueError(f"slots.names: two different lowercase names (got {list(self.names)})")
+        return self
+
+
+class Promotion(Strict):
+    requires: list[Literal["qa", "staging"]] = Field(
+        default_factory=list, description="environments whose integration tests a version must have passed first")
+
+
 class Azure(Strict):
     tenant_id: str | None = None
     subscription_id: str | None = None
@@ -121,6 +147,8 @@ class Environment(Strict):
     databricks: Databricks
     datafactory: DataFactory = DataFactory()
     integration_tests: IntegrationTests | None = None
+    slots: Slots | None = None
+    promotion: Promotion = Promotion()
     source: str = ""
 
     @model_validator(mode="after")

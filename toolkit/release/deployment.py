@@ -22,6 +22,7 @@ class Options:
     retest: bool = False  # run the integration tests even when nothing changed since they passed
     prune: bool = False  # delete Data Factory objects that are no longer in the bundle
     wait: bool = False  # wait for the environment lock instead of failing when another run holds it
+    force: bool = False  # accept a version the promotion rule refuses (recorded in the ledger)
 
 
 @dataclass
@@ -36,7 +37,11 @@ class Deployment:
     outputs: dict[str, Any] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # what later steps learn (cluster id, ...)
     changed_steps: list[str] = field(default_factory=list)
+    slot: str | None = None  # blue/green environments: the slot this run writes (the idle one)
+    lock: Any = None  # the environment lock while this run holds it (ledger writes carry its lease)
+    evidence: Any = None  # the artifact store, where passed integration tests are kept as promotion evidence
     _keys: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -48,7 +53,31 @@ class Deployment:
 
     @property
     def release_root(self) -> str:
+        """Where this version's notebooks and libraries go: its own folder, or the slot's."""
+        if self.slot is not None:
+            from toolkit.release.slots import slot_root
+
+            return slot_root(self.environment, self.slot)
         return f"{self.environment.databricks.release_root}/{self.version}"
+
+    @property
+    def library_scope(self) -> str:
+        """The folder every library this toolkit installs on the cluster comes from (older ones are removed)."""
+        return self.release_root if self.slot is not None else self.environment.databricks.release_root
+
+    @property
+    def cluster_name(self) -> str:
+        from toolkit.release.slots import slot_cluster_name
+
+        return slot_cluster_name(self.environment, self.slot) if self.slot else self.environment.databricks.cluster_name
+
+    def record(self, event: str, outcome: str, **details: Any) -> None:
+        """Append to the environment's ledger (under this run's lock, when it holds one)."""
+        from toolkit.release import ledger
+
+        ledger.append_record(self.lake(), ledger.new_record(event, self.environment.name, self.version,
+                                                            self.manifest.digest, outcome, slot=self.slot,
+                                                            **details), self.lock)
 
     def output(self, name: str) -> Any:
         if name in self.outputs:
@@ -111,4 +140,21 @@ class Deployment:
                                  credential={"account_name": account, "account_key": key})
 
     def lake(self):
-        return self.blob_service(self.resource_group, self.output("storageAccountName"))
+        if "lake" not in self._clients:
+            self._clients["lake"] = self.blob_service(self.resource_group, self.output("storageAccountName"))
+        return self._clients["lake"]
+
+
+def open_deployed(environment: Environment, target: Target, deployment_id: str | None = None,
+                  say: Callable[[str], None] = print) -> Deployment | None:
+    """The environment as its last successful infrastructure deployment left it (its outputs), for the
+    work that follows a stage (status, swap, ops); None when it is not deployed. Reads only."""
+    from toolkit.azure import arm
+
+    group = environment.resource_group(deployment_id)
+    client = arm.resource_client(target)
+    outputs = arm.latest_outputs(client, group, environment.name) if arm.group_exists(client, group) else None
+    if outputs is None:
+        return None
+    return Deployment(environment, target, Path("."), None, Options(deployment_id=deployment_id), say=say,
+                      outputs=outputs)

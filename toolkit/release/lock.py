@@ -1,7 +1,8 @@
-"""The environment lock: a lease on a blob in the environment's lake (``releases/lock``), finite and
-renewed while held, so a run that dies frees it within a lease period by itself. The holder's
-identity (who, host, task, start time) is stored in the blob's metadata, for whoever finds it taken.
-Azure allows finite leases of 15 to 60 seconds."""
+"""The environment lock: a lease on the environment's ledger blob (``releases/ledger.json``), finite
+and renewed while held, so a run that dies frees it within one lease period by itself. The holder's
+identity (who, host, task, pid, start time) is stored in the blob's metadata, for whoever finds it
+taken. While leased, the ledger accepts writes only from the holder. Azure allows finite leases of 15
+to 60 seconds."""
 from __future__ import annotations
 
 import os
@@ -12,11 +13,11 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
-from toolkit.release.ledger import CONTAINER, actor
+from toolkit.release.ledger import actor, ledger_blob
 
-LOCK_BLOB = "lock"
 LEASE_SECONDS = 60
 RENEW_EVERY_SECONDS = 20
+RETRY_SECONDS = 5
 
 
 class LockHeld(RuntimeError):
@@ -26,29 +27,11 @@ class LockHeld(RuntimeError):
         self.holder = holder
 
 
-def describe_holder(holder: dict) -> str:
+def describe_holder(holder: dict | None) -> str:
     if not holder:
         return "an unknown holder"
     return (f"{holder.get('who', '?')}@{holder.get('host', '?')} (task {holder.get('task', '?')}, pid "
             f"{holder.get('pid', '?')}, since {holder.get('since', '?')})")
-
-
-def _lock_blob(lake):
-    from azure.core.exceptions import ResourceExistsError
-
-    container = lake.get_container_client(CONTAINER)
-    if not container.exists():
-        try:
-            container.create_container()
-        except ResourceExistsError:
-            pass
-    blob = container.get_blob_client(LOCK_BLOB)
-    if not blob.exists():
-        try:
-            blob.upload_blob(b"", overwrite=False)
-        except ResourceExistsError:
-            pass
-    return blob
 
 
 def current_holder(lake) -> dict | None:
@@ -56,7 +39,7 @@ def current_holder(lake) -> dict | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        properties = lake.get_blob_client(CONTAINER, LOCK_BLOB).get_blob_properties()
+        properties = ledger_blob(lake).get_blob_properties()
     except ResourceNotFoundError:
         return None
     return dict(properties.metadata or {}) if properties.lease.state == "leased" else None
@@ -68,14 +51,18 @@ def break_lock(lake) -> dict | None:
 
     holder = current_holder(lake)
     if holder is not None:
-        BlobLeaseClient(lake.get_blob_client(CONTAINER, LOCK_BLOB)).break_lease(lease_break_period=0)
+        BlobLeaseClient(ledger_blob(lake)).break_lease(lease_break_period=0)
     return holder
 
 
 class EnvironmentLock:
+    """Held with ``with EnvironmentLock(...).acquire():``; ``lease`` and ``metadata`` let the holder write
+    the ledger (see ``toolkit.release.ledger.append_record``)."""
+
     def __init__(self, lake, environment: str, task: str, say: Callable[[str], None] = print):
         self.lake, self.environment, self.task, self.say = lake, environment, task, say
-        self._lease = None
+        self.lease = None
+        self.metadata: dict[str, str] = {}
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.lost: str | None = None  # why the lease could not be renewed, if it could not
@@ -83,27 +70,30 @@ class EnvironmentLock:
     def acquire(self, wait: bool = False, timeout_s: float = 3600) -> "EnvironmentLock":
         from azure.core.exceptions import HttpResponseError
 
-        blob = _lock_blob(self.lake)
+        blob = ledger_blob(self.lake, create=True)
         deadline, announced = time.monotonic() + timeout_s, None
         proposed = str(uuid.uuid4())  # a retried acquire whose first answer was lost is then not a conflict
         while True:
             try:
-                self._lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=proposed)
+                self.lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=proposed)
                 break
             except HttpResponseError as exc:
                 if exc.status_code != 409:
                     raise
-                holder = current_holder(self.lake) or {}
+                holder = current_holder(self.lake)
+                if holder is None:  # expired or released between the two calls: try again
+                    time.sleep(0.5)
+                    continue
                 if not wait or time.monotonic() > deadline:
                     raise LockHeld(self.environment, holder) from None
                 if holder != announced:
                     self.say(f"waiting for the {self.environment} lock, held by {describe_holder(holder)}")
                     announced = holder
-                time.sleep(5)
+                time.sleep(RETRY_SECONDS)
         holder = {"who": actor(), "host": socket.gethostname(), "task": self.task, "pid": str(os.getpid()),
                   "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        blob.set_blob_metadata({k: v.encode("ascii", "replace").decode() for k, v in holder.items()},
-                               lease=self._lease)
+        self.metadata = {k: v.encode("ascii", "replace").decode() for k, v in holder.items()}  # metadata is ASCII
+        blob.set_blob_metadata(self.metadata, lease=self.lease)
         self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.environment}", daemon=True)
         self._renewer.start()
         return self
@@ -111,7 +101,7 @@ class EnvironmentLock:
     def _renew(self) -> None:
         while not self._stop.wait(RENEW_EVERY_SECONDS):
             try:
-                self._lease.renew()
+                self.lease.renew()
             except Exception as exc:  # the run goes on; release() reports that the lock was lost
                 self.lost = str(exc).splitlines()[0]
                 return
@@ -120,9 +110,9 @@ class EnvironmentLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
-        if self._lease is not None:
+        if self.lease is not None:
             try:
-                self._lease.release()
+                self.lease.release()
             except Exception:  # broken by ops.unlock, or expired: nothing left to release
                 pass
         if self.lost:

@@ -63,6 +63,7 @@ class StageReport:
     outcome: str = "succeeded"
     error: str | None = None
     seconds: float = 0.0
+    slot: str | None = None  # blue/green: the slot this stage wrote
 
     @property
     def changed(self) -> bool:

@@ -4,7 +4,9 @@
                     Data Factory, integration tests
     deploy-staging: the same on the standing staging environment, hydrated from production, with the
                     triggers activated; infrastructure only when asked
-    deploy-prod:    secrets, workspace, application, storage access, Data Factory; no test data
+    deploy-prod:    blue/green: the idle slot only (secrets, workspace, application, storage access) and its
+                    smoke test; no test data, no factory change (`inv swap` makes the slot live). A version
+                    must first have passed the environments the promotion rule names.
 """
 from __future__ import annotations
 
@@ -13,29 +15,38 @@ from pathlib import Path
 from typing import Callable
 
 from toolkit.configuration import ConfigError
-from toolkit.environments.model import VariableSecret, load_environment
+from toolkit.environments.model import Environment, VariableSecret, load_environment
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
 from toolkit.release.lock import EnvironmentLock, LockHeld
 from toolkit.release.plan import StageReport, run_steps
+from toolkit.release.promotion import promotion_gaps
 from toolkit.release.steps.application import Application
 from toolkit.release.steps.data import Data
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.infrastructure import Infrastructure
 from toolkit.release.steps.integration import IntegrationTests
 from toolkit.release.steps.secrets import Secrets
+from toolkit.release.steps.slot import IdleSlot
+from toolkit.release.steps.smoke_test import SmokeTest
 from toolkit.release.steps.storage_access import StorageAccess
 from toolkit.release.steps.workspace import Workspace
 
 STAGES = {"deploy-qa": "qa", "deploy-staging": "staging", "deploy-prod": "prod"}
 
 
-def stage_steps(stage: str, environments: Path) -> list:
+def stage_steps(stage: str, environments: Path, environment: Environment) -> list:
+    if environment.slots is not None:
+        return [Infrastructure(), IdleSlot(), Secrets(), Workspace(), Application(), StorageAccess(), SmokeTest()]
     common = [Infrastructure(), Secrets()]
     application = [Workspace(), Application(), StorageAccess(), DataFactory()]
     if stage == "deploy-prod":
         return common + application
     return common + [Data(environments)] + application + [IntegrationTests()]
+
+
+class PromotionRefused(RuntimeError):
+    """A version the promotion rule does not let into an environment (and --force was not given)."""
 
 
 def preflight(environment) -> None:
@@ -48,15 +59,32 @@ def preflight(environment) -> None:
         raise ConfigError(f"{environment.source}: environment variables not set: {'; '.join(missing)}")
 
 
+def check_promotion(environment: Environment, manifest, evidence, force: bool,
+                    say: Callable[[str], None]) -> list[str]:
+    """The promotion rule, before any call: the reasons overridden by --force (else refused with them)."""
+    gaps = promotion_gaps(evidence, manifest.version, manifest.digest, environment.promotion.requires)
+    if gaps and not force:
+        raise PromotionRefused(f"{environment.name} accepts only versions that passed "
+                               f"{' and '.join(environment.promotion.requires)}: {'; '.join(gaps)} (--force overrides, "
+                               "and is recorded)")
+    for gap in gaps:
+        say(f"warning: forced past the promotion rule: {gap}")
+    return gaps
+
+
 def run_stage(stage: str, environments: Path, target: Target, bundle: Path, manifest, options: Options,
-              say: Callable[[str], None], reports: Path | None) -> StageReport:
+              say: Callable[[str], None], reports: Path | None, evidence=None) -> StageReport:
+    """Run a stage's steps; ``evidence`` is the artifact store, where passed integration tests are kept and
+    the promotion rule reads them."""
     environment = load_environment(environments, STAGES[stage], target.name)
     preflight(environment)
-    deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports)
+    forced = check_promotion(environment, manifest, evidence, options.force, say)
+    deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports,
+                            evidence=evidence)
     deployment.resource_group  # an on-demand environment without a valid deployment id fails here, before any call
     report = StageReport(stage, environment.name, target.name, manifest.version, options.dry_run)
     started = time.monotonic()
-    steps = stage_steps(stage, environments)
+    steps = stage_steps(stage, environments, environment)
     if options.dry_run:  # reads only: no lock
         run_steps(report, steps, deployment, True, say)
     else:
@@ -71,25 +99,27 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
                 say(f"[lock] {exc}")
             else:
                 with lock:
+                    deployment.lock = lock
                     run_steps(report, steps[1:], deployment, False, say)
                     if report.changed or report.outcome != "succeeded":
-                        record_deploy(deployment, report, say)
+                        record_deploy(deployment, report, say, forced)
+                    deployment.lock = None
+    report.slot = deployment.slot
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
 
-def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None]) -> None:
+def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None],
+                  forced: list[str] | None = None) -> None:
     """The deploy in the environment's ledger (a no-op re-deploy records nothing: it writes nothing)."""
-    from toolkit.release import ledger
     from toolkit.release.errors import explain_error
 
     if "storageAccountName" not in deployment.outputs:
         return  # no lake to hold a ledger yet (the infrastructure step failed)
-    record = ledger.new_record("deploy", report.environment, report.version, deployment.manifest.digest,
-                               report.outcome, stage=report.stage, target=report.target,
-                               changed=[s.step for s in report.steps if s.status == "changed"], error=report.error)
     try:
-        ledger.append_record(deployment.lake(), record)
+        deployment.record("deploy", report.outcome, stage=report.stage, target=report.target,
+                          changed=[s.step for s in report.steps if s.status == "changed"], error=report.error,
+                          forced=forced or None)
     except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
         say(f"could not record the deploy in the ledger: {explain_error(exc)}")
 

@@ -1,46 +1,39 @@
-"""What an environment is running and what happened to it: the infrastructure's outputs, the live
-release root and cluster of its factory, and the ledger's records, for `inv ops.status`."""
+"""What an environment is running and what happened to it: the infrastructure's outputs, what its
+factory runs (and, blue/green, which slot is live and what each slot holds), the lock's holder and the
+ledger's records, for `inv ops.status`."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.azure import arm
 from toolkit.azure.datafactory import Factory
 from toolkit.environments.model import load_environment
 from toolkit.environments.target import Target
 from toolkit.release import ledger
-from toolkit.release.deployment import Deployment, Options
+from toolkit.release.deployment import open_deployed
 from toolkit.release.lock import current_holder
-
-
-def _deployed(environments: Path, target: Target, name: str, deployment_id: str | None) -> Deployment | None:
-    environment = load_environment(environments, name, target.name)
-    group = environment.resource_group(deployment_id)
-    client = arm.resource_client(target)
-    outputs = arm.latest_outputs(client, group, environment.name) if arm.group_exists(client, group) else None
-    if outputs is None:
-        return None
-    return Deployment(environment, target, Path("."), None, Options(deployment_id=deployment_id), outputs=outputs)
+from toolkit.release.slots import pointer, read_slots
 
 
 def environment_lake(environments: Path, target: Target, name: str, deployment_id: str | None):
     """The environment's lake (where its ledger and lock live), or None when it is not deployed."""
-    d = _deployed(environments, target, name, deployment_id)
+    d = open_deployed(load_environment(environments, name, target.name), target, deployment_id)
     return d.lake() if d is not None else None
 
 
 def environment_status(environments: Path, target: Target, name: str, deployment_id: str | None,
                        last: int = 20) -> dict:
-    d = _deployed(environments, target, name, deployment_id)
-    group = load_environment(environments, name, target.name).resource_group(deployment_id)
+    environment = load_environment(environments, name, target.name)
+    d = open_deployed(environment, target, deployment_id)
+    group = environment.resource_group(deployment_id)
     if d is None:
-        return {"environment": name, "resource_group": group, "deployed": False, "records": [], "lock": None}
+        return {"environment": name, "resource_group": group, "deployed": False, "records": [], "lock": None,
+                "slots": None}
     outputs = d.outputs
-    factory = Factory(d.rest, group, outputs["dataFactoryName"])
-    live = {k: v.get("value") for k, v in factory.global_parameters().items()}
+    factory_globals = Factory(d.rest, group, outputs["dataFactoryName"]).global_parameters()
     records = ledger.read_ledger(d.lake())[0]["records"]
+    slots = [s.to_json() for s in read_slots(environment, factory_globals, d.workspace)] \
+        if environment.slots is not None else None
     return {"environment": name, "resource_group": group, "deployed": True, "lock": current_holder(d.lake()),
             "resources": {k: outputs[k] for k in ("storageAccountName", "keyVaultName", "dataFactoryName",
                                                   "databricksWorkspaceUrl") if k in outputs},
-            "factory_runs": {"notebook_root": live.get("notebookRoot"), "cluster_id": live.get("clusterId")},
-            "records": records[-last:]}
+            "factory_runs": pointer(factory_globals), "slots": slots, "records": records[-last:]}

@@ -1,6 +1,8 @@
 """Step 5: the data application in the workspace. Libraries (the wheel, its dependencies, jars) and
-notebooks go under a release-versioned root, which a marker file closes once complete, so a finished
-release is recognised with one read and an interrupted one is completed by a re-run. The cluster is
+notebooks go under a release-versioned root (or, blue/green, the idle slot's root), which a marker
+file closes once complete, so a finished release is recognised with one read and an interrupted one
+is completed by a re-run. A slot's root is reused by each version deployed there: its marker goes
+first, everything is written again, and what the version does not have is removed. The cluster is
 created from the bundle's configuration or edited only when it differs; libraries are installed from
 the release root, older releases' are uninstalled, and the cluster restarts when that changes what
 it runs (Databricks keeps an installed wheel until restart)."""
@@ -10,7 +12,8 @@ import json
 import posixpath
 
 from toolkit.databricks import clusters
-from toolkit.databricks.workspace_files import WorkspaceObject, existing_objects, import_objects, read_file
+from toolkit.databricks.workspace_files import (WorkspaceObject, delete_objects, existing_objects, import_objects,
+                                                read_file)
 from toolkit.progress import Progress
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
@@ -33,12 +36,26 @@ def release_objects(d: Deployment) -> list[WorkspaceObject]:
     return objects
 
 
+def release_marker(d: Deployment) -> bytes:
+    """What the marker of a complete release root holds (a slot's also names the slot)."""
+    content = {"version": d.version, "bundle_digest": d.manifest.digest}
+    if d.slot is not None:
+        content["slot"] = d.slot
+    return json.dumps(content, sort_keys=True).encode()
+
+
+def read_marker(workspace, root: str) -> dict | None:
+    """The marker of a release root, or None when the root is not (or not yet completely) deployed."""
+    content = read_file(workspace, f"{root}/{MARKER}")
+    return json.loads(content) if content else None
+
+
 def cluster_spec(d: Deployment) -> dict:
     spec = d.bundle_json("cluster/cluster.json")
     override = d.bundle / "cluster" / "overrides" / f"{d.environment.name}.json"
     if override.exists():
         spec.update(json.loads(override.read_text()))
-    spec["cluster_name"] = d.environment.databricks.cluster_name
+    spec["cluster_name"] = d.cluster_name
     return spec
 
 
@@ -54,17 +71,30 @@ class Application:
         plan = Plan()
         workspace = d.workspace
         marker_path = f"{d.release_root}/{MARKER}"
-        marker = json.dumps({"version": d.version, "bundle_digest": d.manifest.digest}, sort_keys=True).encode()
+        marker = release_marker(d)
         uploads: list[WorkspaceObject] = []
-        if read_file(workspace, marker_path) != marker:
+        stale: list[str] = []
+        current_marker = read_file(workspace, marker_path)
+        if current_marker != marker:
             existing = existing_objects(workspace, d.release_root)
-            uploads = [o for o in release_objects(d)
-                       if o.path not in existing or (not o.notebook and existing[o.path] not in (None, len(o.content)))]
+            wanted_objects = release_objects(d)
+            if d.slot is None:  # a version's own root: what is there is this version's
+                uploads = [o for o in wanted_objects if o.path not in existing
+                           or (not o.notebook and existing[o.path] not in (None, len(o.content)))]
+            else:  # a slot's root may hold another version: all of it is written again
+                uploads = wanted_objects
+                wanted_paths = {o.path for o in wanted_objects}
+                stale = sorted(p for p in existing if p not in wanted_paths and p != marker_path
+                               and not any(w.startswith(p + "/") for w in wanted_paths))
+                if current_marker is not None:
+                    plan.add("remove", marker_path, f"slot {d.slot} is incomplete until this version is all there")
             libraries = sum(1 for o in uploads if not o.notebook)
             if libraries:
                 plan.add("upload", f"{libraries} library files", f"to {d.release_root}/libs")
             if len(uploads) - libraries:
                 plan.add("import", f"{len(uploads) - libraries} notebooks", f"to {d.release_root}/notebooks")
+            if stale:
+                plan.add("delete", f"{len(stale)} objects", f"from {d.release_root}: not in version {d.version}")
             plan.add("write", marker_path, "marks the release root complete")
 
         spec = cluster_spec(d)
@@ -83,7 +113,7 @@ class Application:
 
         wanted = wanted_libraries(d)
         installed = clusters.installed_libraries(workspace, current["cluster_id"]) if current else {}
-        ours = f"/Workspace{d.environment.databricks.release_root}/"
+        ours = f"/Workspace{d.library_scope}/"
         to_install = [lib for lib in wanted
                       if installed.get(clusters.library_key(lib)) in (None, "UNINSTALL_ON_RESTART")]
         to_remove = [{"whl" if k.endswith(".whl") else "jar": k} for k, status in installed.items()
@@ -102,9 +132,12 @@ class Application:
             return plan
 
         def apply() -> None:
+            if d.slot is not None and current_marker not in (None, marker):
+                delete_objects(workspace, [marker_path])
             if uploads:
                 progress = Progress("import", len(uploads), unit="objects")
                 import_objects(workspace, uploads, lambda o: progress.advance(len(o.content)))
+            delete_objects(workspace, stale)
             if read_file(workspace, marker_path) != marker:
                 import_objects(workspace, [WorkspaceObject(marker_path, marker, False)], lambda o: None)
             cluster_id = current["cluster_id"] if current else clusters.create_cluster(workspace, spec)

@@ -54,8 +54,8 @@ class DataFactory:
         settings = d.environment.datafactory
         documents, factory_document = desired_definitions(d)
         factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
-        kinds = [k for k in ORDER if documents.get(k) or (settings.delete_missing or d.options.prune)
-                 and k != "dataflow"]
+        kinds = [k for k in ORDER if documents.get(k) or ((settings.delete_missing or d.options.prune)
+                                                          and k != "dataflow")]
         current = {kind: factory.objects(kind) for kind in kinds}
 
         wanted_globals = (factory_document.get("properties") or {}).get("globalParameters") or {}
@@ -104,20 +104,18 @@ class DataFactory:
         def apply() -> None:
             restore = sorted(set(to_stop) | set(interrupted))
             if to_stop:  # on record first, so that a run killed before the restore is repaired by the next one
-                ledger.append_record(lake, ledger.new_record(TRIGGERS_STOPPED, d.environment.name, d.version,
-                                                             d.manifest.digest, "stopped", triggers=restore))
+                d.record(TRIGGERS_STOPPED, "stopped", triggers=restore)
             for name in to_stop:
                 factory.stop_trigger(name)
-            if globals_change:
-                factory.set_global_parameters(wanted_globals)
             for kind, name in writes:
                 factory.put(kind, name, documents[kind][name]["properties"])
+            if globals_change:  # after the objects: in a blue/green swap this one write is the pointer's flip
+                factory.set_global_parameters(wanted_globals)
             for kind, name in deletes:
                 factory.delete(kind, name)
             for name in to_start:
                 factory.start_trigger(name)
             if to_stop or interrupted:
-                ledger.append_record(lake, ledger.new_record(TRIGGERS_RESTORED, d.environment.name, d.version,
-                                                             d.manifest.digest, "restored", triggers=restore))
+                d.record(TRIGGERS_RESTORED, "restored", triggers=restore)
         plan.apply = apply
         return plan

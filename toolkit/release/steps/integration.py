@@ -10,7 +10,7 @@ import time
 from toolkit.azure.datafactory import TERMINAL, Factory
 from toolkit.databricks.runs import run_notebook
 from toolkit.definitions.adf_deployment import ReplacementError, render
-from toolkit.release import ledger
+from toolkit.release import ledger, promotion
 from toolkit.release.deployment import Deployment
 from toolkit.release.junit import TestCase, write_junit
 from toolkit.release.plan import Plan, StepFailed
@@ -37,19 +37,22 @@ class IntegrationTests:
         if tests is None:
             plan.notes.append(f"{d.environment.source} defines no [integration_tests]")
             return plan
-        lake = d.lake()
-        passed = ledger.last_record(ledger.read_ledger(lake)[0], event=EVENT, version=d.version,
+        passed = ledger.last_record(ledger.read_ledger(d.lake())[0], event=EVENT, version=d.version,
                                     bundle_digest=d.manifest.digest)
         if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
             plan.notes.append(f"version {d.version} passed its integration tests here at {passed['when']} and "
                               "nothing changed since (--retest runs them again)")
+            if d.evidence is not None and \
+                    promotion.passed_in(d.evidence, d.version, d.manifest.digest, d.environment.name) is None:
+                plan.add("record", f"promotion evidence of {d.version}", f"in {d.evidence.describe()}")
+                plan.apply = lambda: promotion.record_passed(d.evidence, d.manifest, passed)
             return plan
         plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()))
         plan.add("run", f"notebook {tests.notebook}", "as a Databricks job")
-        plan.apply = lambda: self._run(d, lake)
+        plan.apply = lambda: self._run(d)
         return plan
 
-    def _run(self, d: Deployment, lake) -> None:
+    def _run(self, d: Deployment) -> None:
         tests = d.environment.integration_tests
         factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
         cases: list[TestCase] = []
@@ -77,16 +80,18 @@ class IntegrationTests:
             d.say(f"integration-test notebook: {describe_summary(notebook.output)}")
             record["summary"] = notebook.output
         except StepFailed as failure:
-            ledger.append_record(lake, ledger.new_record(EVENT, d.environment.name, d.version, d.manifest.digest,
-                                                         "failed", error=str(failure), **record))
+            d.record(EVENT, "failed", error=str(failure), **record)
             raise
         finally:
             if d.reports is not None and cases:
                 path = write_junit(d.reports / f"integration-{d.environment.name}.xml",
                                    f"integration tests of {d.environment.name}", cases)
                 d.say(f"JUnit report: {path}")
-        ledger.append_record(lake, ledger.new_record(EVENT, d.environment.name, d.version, d.manifest.digest,
-                                                     "passed", **record))
+        d.record(EVENT, "passed", **record)
+        if d.evidence is not None:  # kept with the version: QA's ledger goes when QA is torn down
+            promotion.record_passed(d.evidence, d.manifest, ledger.new_record(
+                EVENT, d.environment.name, d.version, d.manifest.digest, "passed", resource_group=d.resource_group,
+                **record))
 
     @staticmethod
     def _pipeline(d: Deployment, factory: Factory, tests) -> tuple[dict, list[dict]]:

@@ -1,0 +1,107 @@
+"""inv ops.*: what on-call people do to a running environment. Each task is thin over the library,
+idempotent, has --dry-run, and asks before a destructive change unless --yes (CI passes --yes)."""
+import json
+
+from invoke import task
+
+from tasks.common import confirm, deployment_id, failures, say, target_for
+
+_WHERE = {"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
+          "target": "sandbox (default) or azure"}
+
+
+@task(help={**_WHERE, "json": "print it as JSON", "last": "how many ledger records"})
+def status(c, env, deployment_id_=None, target="sandbox", json_=False, last=20):
+    """What an environment runs (live slot, release root, cluster), what each slot holds, and its ledger."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.lock import describe_holder
+    from toolkit.release.status import environment_status
+
+    with failures("ops.status"):
+        found = environment_status(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env),
+                                   int(last))
+    if json_:
+        print(json.dumps(found, indent=2))
+        return
+    if not found["deployed"]:
+        print(f"{env}: nothing deployed in resource group {found['resource_group']}")
+        return
+    print(f"{env} ({found['resource_group']}): factory runs {found['factory_runs']['notebook_root']} on cluster "
+          f"{found['factory_runs']['cluster_id']}")
+    for slot in found["slots"] or []:
+        print(f"  slot {slot['name']:<6} {'LIVE' if slot['live'] else 'idle':<5} "
+              f"{slot['version'] or '(no complete release)':<40} cluster {slot['cluster_id'] or '-'}")
+    if found["lock"]:
+        print(f"  locked by {describe_holder(found['lock'])}")
+    for record in found["records"]:
+        where = f" slot {record['slot']}" if record.get("slot") else ""
+        print(f"  {record['when']}  {record['event']:<18} {record['outcome']:<9} {record['version']}{where}  "
+              f"by {record['who']}@{record['host']}" + (f"  {record['error']}" if record.get("error") else ""))
+
+
+@task(help={**_WHERE, "yes": "do not ask for confirmation", "dry-run": "show who holds the lock and break nothing"})
+def unlock(c, env, deployment_id_=None, target="sandbox", yes=False, dry_run=False):
+    """Break an environment's lock after showing who holds it (for a run that is gone)."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.lock import break_lock, current_holder, describe_holder
+    from toolkit.release.status import environment_lake
+
+    with failures("ops.unlock"):
+        lake = environment_lake(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env))
+        holder = current_holder(lake) if lake is not None else None
+        if holder is None:
+            print(f"{env} is not locked: nothing to do")
+            return
+        print(f"{env} is locked by {describe_holder(holder)}")
+        if dry_run:
+            return
+        confirm("break this lock?", yes)
+        break_lock(lake)
+        print(f"{env}: lock broken")
+
+
+@task(help={"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
+            "dry-run": "run the checks and show what would be written; write nothing",
+            "force": "roll back even if the checks refuse (recorded)", "yes": "do not ask for confirmation",
+            "json": "print the report as JSON", "wait": "wait for the environment lock",
+            "store-config": "artifact store configuration (default: environments/artifacts.toml)"})
+def rollback(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
+             store_config=None):
+    """Put the previously live slot back: a swap, with its checks, that only goes to a slot that was live."""
+    from tasks.release import _swap
+
+    _swap("ops.rollback", env, target, dry_run, force, yes, json_, wait, store_config, rollback=True)
+
+
+@task(help={**_WHERE, "action": "start or stop", "name": "the trigger (default: every trigger of the factory)",
+            "dry-run": "say what would change", "yes": "do not ask before stopping"})
+def triggers(c, env, action, name=None, deployment_id_=None, target="sandbox", dry_run=False, yes=False):
+    """Start or stop an environment's Data Factory triggers: `inv ops.triggers --env prod --action stop`."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.operations import set_triggers
+
+    if action not in ("start", "stop"):
+        from invoke import Exit
+
+        raise Exit(f"ops.triggers: action must be start or stop, not {action!r}", code=2)
+    if action == "stop" and not dry_run:
+        confirm(f"stop {'trigger ' + name if name else 'every trigger'} of {env}?", yes)
+    with failures("ops.triggers"):
+        set_triggers(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env), action, name,
+                     dry_run, say)
+
+
+_RESTART_HELP = {**_WHERE, "slot": "blue/green: the slot whose cluster restarts (default: the live one)",
+                 "dry-run": "say what would restart", "yes": "do not ask for confirmation"}
+
+
+@task(name="restart-cluster", help=_RESTART_HELP)
+def restart_cluster(c, env, slot=None, deployment_id_=None, target="sandbox", dry_run=False, yes=False):
+    """Restart the cluster of an environment (of one of its slots): runs on it are interrupted."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.operations import restart_cluster as restart
+
+    if not dry_run:
+        confirm(f"restart the cluster of {env}{' slot ' + slot if slot else ''}? runs on it are interrupted", yes)
+    with failures("ops.restart-cluster"):
+        restart(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env), slot, dry_run, say)

@@ -1,0 +1,94 @@
+"""The promotion rule's evidence in the artifact store, and the checks a swap makes before it writes."""
+import json
+from types import SimpleNamespace
+
+from toolkit.artifacts.stores import LocalStore
+from toolkit.environments.model import load_environment
+from toolkit.paths import ENVIRONMENTS
+from toolkit.release.promotion import passed_in, promotion_gaps, record_passed
+from toolkit.release.slots import Slot, idle_slot, live_slot
+from toolkit.release.swap import swap_refusals
+
+DIGEST = "d" * 64
+PROD = load_environment(ENVIRONMENTS, "prod", "sandbox", environ={})
+
+
+def _passed(environment, digest=DIGEST, outcome="passed"):
+    return {"event": "integration-tests", "environment": environment, "version": "1.0.0", "bundle_digest": digest,
+            "outcome": outcome}
+
+
+def test_evidence_counts_only_for_the_exact_bundle_that_passed(tmp_path):
+    store = LocalStore(tmp_path)
+    manifest = SimpleNamespace(version="1.0.0", digest=DIGEST)
+    assert promotion_gaps(store, "1.0.0", DIGEST, ["qa", "staging"]) == [
+        f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the qa integration tests",
+        f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the staging integration tests"]
+    record_passed(store, manifest, _passed("qa"))
+    assert json.loads((tmp_path / "1.0.0" / "promotion" / "qa.json").read_text())["outcome"] == "passed"
+    assert promotion_gaps(store, "1.0.0", DIGEST, ["qa", "staging"]) == [
+        f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the staging integration tests"]
+    record_passed(store, manifest, _passed("staging", digest="e" * 64))  # another build of the same version
+    assert passed_in(store, "1.0.0", DIGEST, "staging") is None
+    record_passed(store, manifest, _passed("staging"))
+    assert promotion_gaps(store, "1.0.0", DIGEST, ["qa", "staging"]) == []
+    assert promotion_gaps(None, "1.0.0", DIGEST, ["qa"]) == [
+        "no artifact store to read the promotion evidence of 1.0.0 from"]
+    assert promotion_gaps(None, "1.0.0", DIGEST, []) == []
+
+
+def test_the_live_slot_is_the_one_the_factory_pointer_names():
+    assert live_slot(PROD, {}) is None and idle_slot(PROD, None) == "blue"
+    pointer = {"notebookRoot": {"type": "String", "value": "/parking-sensors/slots/blue/notebooks"}}
+    assert live_slot(PROD, pointer) == "blue" and idle_slot(PROD, "blue") == "green"
+    assert idle_slot(PROD, "green") == "blue"
+    assert live_slot(PROD, {"notebookRoot": {"value": "/parking-sensors/releases/1.0.0/notebooks"}}) is None
+
+
+def _slot(version="1.0.0", cluster="c-1"):
+    return Slot("green", "/parking-sensors/slots/green", "parking-sensors-green", False, version,
+                DIGEST if version else None, cluster)
+
+
+def _smoke(outcome="passed", version="1.0.0", slot="green"):
+    return {"event": "smoke-test", "slot": slot, "version": version, "bundle_digest": DIGEST, "outcome": outcome,
+            "when": "t1", "error": None if outcome == "passed" else "boom"}
+
+
+def _promoted(tmp_path):
+    store = LocalStore(tmp_path)
+    for name in ("qa", "staging"):
+        record_passed(store, SimpleNamespace(version="1.0.0", digest=DIGEST), _passed(name))
+    return store
+
+
+def test_a_smoke_tested_promoted_slot_may_go_live(tmp_path):
+    assert swap_refusals(PROD, _slot(), [_smoke()], _promoted(tmp_path), rollback=False) == []
+
+
+def test_the_swap_refuses_an_empty_untested_failed_or_unpromoted_slot(tmp_path):
+    store = _promoted(tmp_path)
+    assert swap_refusals(PROD, _slot(version=None), [], store, False) == [
+        "slot green holds no complete release (run deploy-prod first)"]
+    assert swap_refusals(PROD, _slot(), [], store, False) == [
+        "slot green's version 1.0.0 has not been smoke-tested there"]
+    assert swap_refusals(PROD, _slot(), [_smoke(slot="blue")], store, False) == [
+        "slot green's version 1.0.0 has not been smoke-tested there"]
+    assert swap_refusals(PROD, _slot(), [_smoke("failed")], store, False) == [
+        "slot green's smoke test failed at t1: boom"]
+    failed_deploy = {"event": "deploy", "slot": "green", "outcome": "failed", "when": "t2", "error": "application: x"}
+    assert swap_refusals(PROD, _slot(), [_smoke(), failed_deploy], store, False) == [
+        "the last deploy to slot green failed at t2: application: x"]
+    assert swap_refusals(PROD, _slot(cluster=None), [_smoke()], store, False) == [
+        "slot green has no cluster parking-sensors-green"]
+    assert swap_refusals(PROD, _slot(), [_smoke()], LocalStore(tmp_path / "empty"), False) == [
+        f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the qa integration tests",
+        f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the staging integration tests"]
+
+
+def test_a_rollback_goes_only_to_a_version_that_was_live_in_that_slot(tmp_path):
+    store = _promoted(tmp_path)
+    assert swap_refusals(PROD, _slot(), [_smoke()], store, rollback=True) == [
+        "slot green's version 1.0.0 was never live here: nothing to roll back to (`inv swap` rolls forward)"]
+    went_live = {"event": "swap", "outcome": "succeeded", "to_slot": "green", "version": "1.0.0"}
+    assert swap_refusals(PROD, _slot(), [_smoke(), went_live], store, rollback=True) == []

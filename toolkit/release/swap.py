@@ -1,0 +1,139 @@
+"""`inv swap`: make the idle slot of a blue/green environment live. The checks come first and write
+nothing: the idle slot holds a complete release, its smoke test passed after its last deploy, and its
+version passed the environments the promotion rule names (``--force`` overrides, and is recorded).
+Then, under the environment lock, the Data Factory step of the slot's own version runs with the slot's
+root and cluster: triggers the change touches are stopped, any definition that differs is written,
+and the pointer (the notebookRoot and clusterId global parameters) flips in one PUT of the factory,
+before the triggers are restored. ADF resolves global parameters when a run starts, so runs in flight
+finish on the slot they started on; the old slot is left intact, and swapping again rolls back."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from toolkit.azure.datafactory import Factory
+from toolkit.environments.model import load_environment
+from toolkit.environments.target import Target
+from toolkit.release import ledger
+from toolkit.release.deployment import Deployment, Options, open_deployed
+from toolkit.release.lock import EnvironmentLock, LockHeld
+from toolkit.release.plan import StageReport, run_steps
+from toolkit.release.promotion import promotion_gaps
+from toolkit.release.slots import Slot, live_slot, pointer, read_slots
+from toolkit.release.steps.datafactory import DataFactory
+from toolkit.release.steps.smoke_test import EVENT as SMOKE_TEST
+
+EVENT = "swap"
+
+
+class SwapRefused(RuntimeError):
+    def __init__(self, environment: str, target_slot: str, reasons: list[str]):
+        super().__init__(f"swap of {environment} to slot {target_slot} refused: {'; '.join(reasons)} (nothing was "
+                         "changed; --force overrides, and is recorded)")
+        self.reasons = reasons
+
+
+@dataclass
+class SwapReport(StageReport):
+    from_slot: str | None = None
+    to_slot: str | None = None
+    forced: list[str] = field(default_factory=list)
+    pointer: dict | None = None
+
+
+def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollback: bool) -> list[str]:
+    """Why the idle slot may not go live (empty: it may). Reads only."""
+    if idle.version is None:
+        return [f"slot {idle.name} holds no complete release (run deploy-prod first)"]
+    reasons = []
+    if idle.cluster_id is None:
+        reasons.append(f"slot {idle.name} has no cluster {idle.cluster_name}")
+    book = {"records": records}
+    smoke = ledger.last_record(book, event=SMOKE_TEST, slot=idle.name)
+    if smoke is None or (smoke["version"], smoke["bundle_digest"]) != (idle.version, idle.bundle_digest):
+        reasons.append(f"slot {idle.name}'s version {idle.version} has not been smoke-tested there")
+    elif smoke["outcome"] != "passed":
+        reasons.append(f"slot {idle.name}'s smoke test failed at {smoke['when']}: {smoke.get('error')}")
+    else:
+        later = [r for r in records[records.index(smoke) + 1:] if r.get("slot") == idle.name
+                 and r["event"] == "deploy" and r["outcome"] != "succeeded"]
+        if later:
+            reasons.append(f"the last deploy to slot {idle.name} failed at {later[-1]['when']}: "
+                           f"{later[-1].get('error')}")
+    reasons += promotion_gaps(evidence, idle.version, idle.bundle_digest, environment.promotion.requires)
+    if rollback and not any(r["event"] == EVENT and r["outcome"] == "succeeded" and r.get("to_slot") == idle.name
+                            and r["version"] == idle.version for r in records):
+        reasons.append(f"slot {idle.name}'s version {idle.version} was never live here: nothing to roll back to "
+                       "(`inv swap` rolls forward)")
+    return reasons
+
+
+def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: Callable[[str], tuple],
+         force: bool = False, dry_run: bool = False, wait: bool = False, rollback: bool = False,
+         say: Callable[[str], None] = print) -> SwapReport:
+    """Swap ``name``'s slots. ``fetch_bundle(version) -> (bundle folder, manifest)`` gives the idle slot's
+    version (its Data Factory definitions are what goes live with it)."""
+    started = time.monotonic()
+    task = "ops.rollback" if rollback else "swap"
+    environment = load_environment(environments, name, target.name)
+    if environment.slots is None:
+        raise SwapRefused(name, "-", [f"{environment.source} defines no [slots]: {name} is not blue/green"])
+    d = open_deployed(environment, target, None, say)
+    if d is None:
+        raise SwapRefused(name, "-", [f"{name} is not deployed (resource group "
+                                      f"{environment.resource_group(None)})"])
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    live = live_slot(environment, factory.global_parameters())
+    slots = read_slots(environment, factory.global_parameters(), d.workspace)
+    idle = next(s for s in slots if not s.live)
+    report = SwapReport(task, name, target.name, idle.version or "-", dry_run, slot=idle.name, from_slot=live,
+                        to_slot=idle.name)
+    records = ledger.read_ledger(d.lake())[0]["records"]
+    reasons = swap_refusals(environment, idle, records, evidence, rollback)
+    if reasons and not force:
+        raise SwapRefused(name, idle.name, reasons)
+    report.forced = reasons
+    for reason in reasons:
+        say(f"warning: forced: {reason}")
+    say(f"{name}: live slot {live or 'none'}; making slot {idle.name} (version {idle.version}) live")
+    bundle, manifest = fetch_bundle(idle.version)
+    if manifest.digest != idle.bundle_digest:
+        raise SwapRefused(name, idle.name, [f"the published bundle of {idle.version} ({manifest.digest[:12]}) is not "
+                                            f"the one in slot {idle.name} ({(idle.bundle_digest or '?')[:12]})"])
+    slot_deployment = Deployment(environment, target, Path(bundle), manifest, Options(dry_run=dry_run), say=say,
+                                 outputs=d.outputs, slot=idle.name, values={"cluster_id": idle.cluster_id or ""})
+    if dry_run:
+        run_steps(report, [DataFactory()], slot_deployment, True, say)
+    else:
+        try:
+            lock = EnvironmentLock(d.lake(), name, task, say).acquire(wait)
+        except LockHeld as exc:
+            report.outcome, report.error = "failed", f"lock: {exc}"
+            say(f"[lock] {exc}")
+        else:
+            with lock:
+                slot_deployment.lock = lock
+                _flip(report, slot_deployment, factory, live, idle, say)
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None, idle: Slot,
+          say: Callable[[str], None]) -> None:
+    if live_slot(d.environment, factory.global_parameters()) != live:  # another swap won the race for the lock
+        report.outcome, report.error = "failed", "the live slot changed while this swap waited: check `ops.status`"
+        return
+    run_steps(report, [DataFactory()], d, False, say)
+    now = factory.global_parameters()
+    report.pointer = pointer(now)
+    if report.outcome == "succeeded" and (live_slot(d.environment, now) != idle.name
+                                          or report.pointer["cluster_id"] != idle.cluster_id):
+        report.outcome = "failed"
+        report.error = f"after the swap the factory runs {report.pointer}, not slot {idle.name}"
+    if report.outcome == "succeeded":
+        say(f"{d.environment.name}: slot {idle.name} is live (version {idle.version}); slot {live or '-'} is idle "
+            "and intact: swapping again rolls back")
+    d.record(EVENT, report.outcome, from_slot=live, to_slot=idle.name, forced=report.forced or None,
+             error=report.error, pointer=report.pointer)
