@@ -39,6 +39,7 @@ from toolkit.environments.target import sandbox_target  # noqa: E402
 from toolkit.paths import ENVIRONMENTS  # noqa: E402
 from toolkit.release.deployment import Options  # noqa: E402
 from toolkit.release.stages import run_stage  # noqa: E402
+from tests.integration.release_helpers import is_lock_write  # noqa: E402
 
 
 def measured_deploy(home: Path, published, deployment_id: str) -> dict:
@@ -52,7 +53,7 @@ def measured_deploy(home: Path, published, deployment_id: str) -> dict:
     if report.outcome != "succeeded":
         raise SystemExit(f"deploy-qa failed: {report.error}")
     calls = connection.requests_made()
-    lock = [w for w in calls["write_requests"] if "/releases/lock" in w]  # the environment lock's own lease
+    lock = [w for w in calls["write_requests"] if is_lock_write(w)]  # the environment lock's own lease
     return {"seconds": round(seconds, 1), "reads": calls["reads"], "writes": calls["writes"] - len(lock),
             "lock_writes": len(lock),
             "by_service": calls["by_service"], "changed_steps": [s.step for s in report.steps if s.status == "changed"]}

@@ -29,14 +29,15 @@ class RequestLog:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._writes: list[str] = []
 
-    def record(self, service: str, method: str, path: str) -> None:
+    def record(self, service: str, method: str, path: str, operation: str | None = None) -> None:
+        """``operation``: Blob Storage's ``comp`` (lease, metadata, block, ...), kept with a write's path."""
         if _UNCOUNTED.match(path):
             return
         kind = "write" if is_write(method, path) else "read"
         with self._lock:
             self._counts[(service, kind)] += 1
             if kind == "write" and len(self._writes) < _KEEP_WRITES:
-                self._writes.append(f"{service} {method} {path}")
+                self._writes.append(f"{service} {method} {path}" + (f"?comp={operation}" if operation else ""))
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -55,7 +56,10 @@ class RequestLog:
 
 def counted(app: Callable, service: str, log: RequestLog) -> Callable:
     """Wrap a WSGI app so that every request it receives is recorded under ``service``."""
+    from urllib.parse import parse_qs
+
     def wrapper(environ, start_response):
-        log.record(service, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"))
+        operation = parse_qs(environ.get("QUERY_STRING", "")).get("comp", [None])[0]
+        log.record(service, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"), operation)
         return app(environ, start_response)
     return wrapper

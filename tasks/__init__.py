@@ -9,8 +9,8 @@ from tasks import artifacts, build, local_cloud, ops as ops_tasks, quality, rehe
 
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
-for ops_task in (ops_tasks.status, ops_tasks.rollback, ops_tasks.triggers, ops_tasks.restart_cluster,
-                 ops_tasks.unlock):
+for ops_task in (ops_tasks.status, ops_tasks.rollback, ops_tasks.rerun, ops_tasks.triggers,
+                 ops_tasks.restart_cluster, ops_tasks.rotate_secret, ops_tasks.unlock):
     ops.add_task(ops_task)
 
 sandbox = Collection("sandbox")

@@ -105,3 +105,31 @@ def restart_cluster(c, env, slot=None, deployment_id_=None, target="sandbox", dr
         confirm(f"restart the cluster of {env}{' slot ' + slot if slot else ''}? runs on it are interrupted", yes)
     with failures("ops.restart-cluster"):
         restart(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env), slot, dry_run, say)
+
+
+@task(help={**_WHERE, "run-id": "the failed pipeline run", "dry-run": "say what would be rerun",
+            "timeout-minutes": "how long to wait for the recovery run (default 60)"})
+def rerun(c, env, run_id, deployment_id_=None, target="sandbox", dry_run=False, timeout_minutes=60):
+    """Rerun a failed pipeline run from its failed activity (what succeeded is not run again); waits for it."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.operations import rerun_failed
+
+    with failures("ops.rerun"):
+        rerun_failed(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env), run_id,
+                     int(timeout_minutes), dry_run, say)
+
+
+@task(name="rotate-secret", help={**_WHERE, "name": "the secret, as named under [secrets] in the environment file",
+                                  "dry-run": "say what would change", "yes": "do not ask for confirmation",
+                                  "min-age": "minutes: a token set more recently is left alone (default 60; 0 "
+                                             "rotates anyway)"})
+def rotate_secret(c, env, name, deployment_id_=None, target="sandbox", dry_run=False, yes=False, min_age=60):
+    """Give a Key Vault secret a new value: a new Databricks token (the old one revoked), or its variable's value."""
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.operations import rotate_secret as rotate
+
+    if not dry_run:
+        confirm(f"rotate secret {name} of {env}? (a replaced token is revoked at once)", yes)
+    with failures("ops.rotate-secret"):
+        rotate(ENVIRONMENTS, target_for(target, env), env, deployment_id(deployment_id_, env), name, int(min_age),
+               dry_run, say)

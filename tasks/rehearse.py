@@ -34,12 +34,14 @@ def rehearse(c, skip_tests=False, deployment_id="local"):
 def _swap_unless_live(c, version):
     """The swap ends the release; a rehearsal run again on a warm sandbox finds the version live already
     (its deploy-prod then wrote the idle slot, which holds it too) and does not swap back and forth."""
-    from toolkit.paths import ENVIRONMENTS
-    from toolkit.release.status import environment_status
     from tasks.common import target_for
+    from toolkit.build.application import read_build_info
+    from toolkit.paths import DIST, ENVIRONMENTS
+    from toolkit.release.status import environment_status
 
+    digest = read_build_info(DIST)["bundle_digest"]
     slots = environment_status(ENVIRONMENTS, target_for("sandbox", "prod"), "prod", None, last=0)["slots"] or []
-    if any(s["live"] and s["version"] == version for s in slots):
+    if any(s["live"] and (s["version"], s["bundle_digest"]) == (version, digest) for s in slots):
         print(f"prod already runs {version}: no swap")
         return
     swap(c, yes=True)

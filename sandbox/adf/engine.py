@@ -56,15 +56,25 @@ class Engine:
     def _record(self, factory_key: str) -> dict:
         return self.arm.state.read()["factories"][factory_key]
 
-    def start(self, factory_key: str, pipeline: str, parameters: dict) -> str:
+    def start(self, factory_key: str, pipeline: str, parameters: dict, recovery: dict | None = None) -> str:
+        """Start a run; ``recovery`` ({"reference": run id, "from_failure": bool}) makes it a rerun in the
+        referenced run's group, which (from failure) reuses the activities that succeeded there."""
         run_id = str(uuid.uuid4())
         with self.arm.state.update() as data:
-            data["factories"][factory_key]["runs"][run_id] = {
-                "runId": run_id, "runGroupId": run_id, "isLatest": True, "pipelineName": pipeline,
+            runs = data["factories"][factory_key]["runs"]
+            group = run_id
+            if recovery is not None:
+                reference = runs[recovery["reference"]]
+                group = reference["runGroupId"]
+                for other in runs.values():
+                    if other["runGroupId"] == group:
+                        other["isLatest"] = False
+            runs[run_id] = {
+                "runId": run_id, "runGroupId": group, "isLatest": True, "pipelineName": pipeline,
                 "parameters": {k: str(v) for k, v in parameters.items()}, "runDimensions": {}, "annotations": [],
                 "invokedBy": {"name": "Manual", "id": uuid.uuid4().hex, "invokedByType": "Manual"},
                 "runStart": _now(), "lastUpdated": _now(), "status": "Queued", "message": "", "activities": [],
-                "cancel": False}
+                "cancel": False, "recoveryOf": recovery}
         threading.Thread(target=self._execute, args=(factory_key, run_id, parameters), daemon=True,
                          name=f"adf-run-{run_id}").start()
         return run_id
@@ -88,7 +98,9 @@ class Engine:
                    "globalParameters": {k: v.get("value") for k, v in (record.get("globalParameters") or {}).items()}}
         evaluator = Evaluator(context, variables, outputs)
         self._update(factory_key, run_id, lambda r: r.update(status="InProgress", lastUpdated=_now()))
-        states = self._run_activities(factory_key, run_id, pipeline.get("activities") or [], evaluator, outputs)
+        reused = self._reused_activities(record, run.get("recoveryOf"))
+        states = self._run_activities(factory_key, run_id, pipeline.get("activities") or [], evaluator, outputs,
+                                      reused)
         handled = {dep["activity"] for a in pipeline.get("activities") or [] for dep in a.get("dependsOn") or []
                    if set(dep.get("dependencyConditions") or []) & {"Failed", "Completed"}}
         failed = [name for name, state in states.items() if state == "Failed" and name not in handled]
@@ -105,7 +117,16 @@ class Engine:
                      durationInMs=int((time.monotonic() - started) * 1000))
         self._update(factory_key, run_id, finish)
 
-    def _run_activities(self, factory_key, run_id, activities, evaluator, outputs) -> dict[str, str]:
+    @staticmethod
+    def _reused_activities(record: dict, recovery: dict | None) -> dict[str, dict]:
+        """Rerun from failure: the activities that succeeded in the referenced run, with their outputs."""
+        if not recovery or not recovery.get("from_failure"):
+            return {}
+        reference = record["runs"][recovery["reference"]]
+        return {a["activityName"]: a for a in reference["activities"] if a["status"] == "Succeeded"}
+
+    def _run_activities(self, factory_key, run_id, activities, evaluator, outputs,
+                        reused: dict[str, dict] | None = None) -> dict[str, str]:
         states: dict[str, str] = {}
         pending = list(activities)
         while pending:
@@ -118,7 +139,13 @@ class Engine:
                 progressed = True
                 satisfied = all(self._condition_met(states[d["activity"]], d.get("dependencyConditions") or [])
                                 for d in depends)
-                if self._record(factory_key)["runs"][run_id]["cancel"]:
+                if activity["name"] in (reused or {}):  # succeeded in the run this one recovers: not run again
+                    previous = reused[activity["name"]]
+                    states[activity["name"]] = "Succeeded"
+                    outputs[activity["name"]] = {"output": previous["output"]}
+                    if activity["type"] == "SetVariable":
+                        evaluator.variables[previous["output"]["name"]] = previous["output"]["value"]
+                elif self._record(factory_key)["runs"][run_id]["cancel"]:
                     states[activity["name"]] = "Cancelled"
                 elif not satisfied:
                     states[activity["name"]] = "Skipped"

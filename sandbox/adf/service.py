@@ -204,6 +204,17 @@ class DataFactory:
         parameters = request.get_json(silent=True) or {}
         record = self.factory_data(self.state.read(), subscription, group, factory)
         pipeline = self._object(record, "pipelines", name)
+        reference_id = request.args.get("referencePipelineRunId")
+        recovery = None
+        if reference_id:  # ADF: the referenced run's parameters are used; a recovery run joins its run group
+            reference = self._run(subscription, group, factory, reference_id)
+            if reference["pipelineName"] != name:
+                raise ApiError(400, "BadRequest", f"Pipeline run {reference_id} is a run of "
+                               f"{reference['pipelineName']}, not {name}.")
+            parameters = dict(reference["parameters"])
+            if request.args.get("isRecovery", "").lower() == "true":
+                from_failure = request.args.get("startFromFailure", "").lower() == "true"
+                recovery = {"reference": reference_id, "from_failure": from_failure}
         declared = pipeline["properties"].get("parameters") or {}
         unknown = sorted(set(parameters) - set(declared))
         if unknown:
@@ -213,7 +224,7 @@ class DataFactory:
         if missing:
             raise ApiError(400, "BadRequest", f"Missing value for required parameter '{missing[0]}' of pipeline "
                            f"{name}.")
-        run_id = self.engine.start(self.factory_key(subscription, group, factory), name, values)
+        run_id = self.engine.start(self.factory_key(subscription, group, factory), name, values, recovery)
         return json_response({"runId": run_id})
 
     def _run(self, subscription, group, factory, run_id) -> dict:
@@ -225,7 +236,8 @@ class DataFactory:
 
     def run_get(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         run = self._run(subscription, group, factory, run_id)
-        return json_response({k: v for k, v in run.items() if k not in ("activities", "cancel", "variables")})
+        hidden = ("activities", "cancel", "variables", "recoveryOf")  # the sandbox's own bookkeeping
+        return json_response({k: v for k, v in run.items() if k not in hidden})
 
     def run_query_activities(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         run = self._run(subscription, group, factory, run_id)

@@ -20,6 +20,11 @@ def requests_made(home: Path) -> dict:
     return _connection(home).requests_made()
 
 
+def is_lock_write(request: str) -> bool:
+    """A write that takes, renews or gives back the environment lock (a lease on the ledger) or names its holder."""
+    return "/releases/ledger.json?comp=lease" in request or "/releases/ledger.json?comp=metadata" in request
+
+
 def reset_requests(home: Path) -> None:
     _connection(home).reset_requests()
 
@@ -30,13 +35,14 @@ def set_faults(home: Path, settings: dict) -> None:
         connection.set_faults(service, settings)
 
 
-def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, **options):
+def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, evidence=None,
+          **options):
     from toolkit.environments.target import sandbox_target
 
     manifest, bundle, _ = published
     say = lines.append if lines is not None else print
     return run_stage(stage_name, ENVIRONMENTS, sandbox_target(home), bundle, manifest, Options(**options), say,
-                     None)
+                     None, evidence=evidence)
 
 
 def deployment(home: Path, published, environment, deployment_id: str, outputs: dict) -> Deployment:

@@ -1,5 +1,5 @@
 """The README's main command, run as a task against a sandbox of the tests' own (unit tests skipped:
-the suite runs them itself): build, lint, publish, deploy-qa, deploy-staging, deploy-prod."""
+the suite runs them itself): build, lint, publish, deploy-qa, deploy-staging, deploy-prod, swap."""
 from invoke import Config, Context
 
 import toolkit.paths
@@ -17,8 +17,20 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     assert "lint: no findings" in out
     for stage, environment in (("deploy-qa", "qa"), ("deploy-staging", "staging"), ("deploy-prod", "prod")):
         assert f"{stage} of {built} to {environment} on the sandbox" in out
-    assert out.count("\nsucceeded in ") == 3
     assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
+    assert "smoke-test" in out  # production's idle slot was smoke-tested
+    # It ends with the build live in production: swapped in, unless the same bundle was live already (the
+    # blue/green tests may have left it so on this sandbox).
+    swapped = f"swap of {built} to prod (slot " in out
+    assert swapped or f"prod already runs {built}" in out
+    assert out.count("\nsucceeded in ") == 3 + swapped
+    from toolkit.environments.target import sandbox_target
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.release.status import environment_status
+
+    prod = environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "prod", None, last=3)
+    live = next(s for s in prod["slots"] if s["live"])
+    assert (live["version"], live["bundle_digest"]) == (built, read_build_info(DIST)["bundle_digest"])
     assert f"rehearsal passed: version {built} released to qa (rh), staging and prod" in out
 
 

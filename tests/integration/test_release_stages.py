@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.integration.release_helpers import (deployment, environment_state, requests_made, reset_requests,
-                                               set_faults, stage)
+from tests.integration.release_helpers import (deployment, environment_state, is_lock_write, requests_made,
+                                               reset_requests, set_faults, stage)
 from toolkit.environments.model import load_environment
 from toolkit.paths import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
@@ -83,7 +83,7 @@ def test_a_second_deploy_of_the_same_version_makes_no_write(first_qa, release_sa
     assert report.outcome == "succeeded"
     assert {s.status for s in report.steps} == {"unchanged"}
     # Nothing is written but the environment lock's own lease and holder (taken and given back).
-    assert [w for w in made["write_requests"] if "/releases/lock" not in w] == []
+    assert [w for w in made["write_requests"] if not is_lock_write(w)] == []
     assert 2 <= made["writes"] <= 4, made["write_requests"]
     assert made["reads"] > 10  # it did look
 
@@ -160,6 +160,21 @@ def test_a_second_deploy_to_a_locked_environment_fails_at_once_naming_the_holder
     finally:
         held.release()
     assert current_holder(d.lake()) is None
+
+
+def test_of_two_deploys_started_at_once_exactly_one_proceeds_and_the_other_names_it(
+        first_qa, release_sandbox, published_bundle):
+    manifest, _, store_config = published_bundle
+    command = [sys.executable, "-m", "invoke", "deploy-qa", "--deployment-id", "it1", "--version", manifest.version,
+               "--store-config", str(store_config), "--retest"]  # --retest: each would run the tests, for a minute
+    environment = {**os.environ, "PARKING_SANDBOX_HOME": str(release_sandbox)}
+    runs = [subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                             env=environment) for _ in range(2)]
+    outcomes = sorted((run.wait(timeout=900), run.stderr.read()) for run in runs)
+    (ok, _), (refused, message) = outcomes
+    assert (ok, refused) == (0, 1), message
+    assert "deploy-qa failed: lock: qa is locked by " in message and "(task deploy-qa, pid " in message
+    assert "--wait" in message and "inv ops.unlock --env qa" in message
 
 
 def test_unlock_breaks_a_lock_and_names_who_held_it(first_qa, release_sandbox, published_bundle):

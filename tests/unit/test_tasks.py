@@ -14,7 +14,8 @@ from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_tas
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
             "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down", "ops.status",
-            "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock"}
+            "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock",
+            "ops.rerun", "ops.rotate-secret"}
 
 
 def test_the_collection_has_every_task_with_a_docstring():

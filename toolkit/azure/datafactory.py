@@ -3,8 +3,9 @@ as ADF's git integration stores them, triggers, and pipeline runs. PUT of a defi
 an enabled trigger cannot be updated; monitoring calls may be throttled (429, retried by azure-core)."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from toolkit.azure.rest import ArmRest
 
@@ -64,6 +65,12 @@ class Factory:
     def create_run(self, pipeline: str, parameters: dict[str, Any]) -> str:
         return self.rest.call("POST", f"{self.path}/pipelines/{pipeline}/createRun", API, parameters)["runId"]
 
+    def rerun_from_failure(self, pipeline: str, run_id: str) -> str:
+        """A recovery run of ``run_id`` (its parameters, its run group) that starts at the failed activities."""
+        return self.rest.call("POST", f"{self.path}/pipelines/{pipeline}/createRun", API, {},
+                              params={"referencePipelineRunId": run_id, "isRecovery": "true",
+                                      "startFromFailure": "true"})["runId"]
+
     def run(self, run_id: str) -> dict:
         return self.rest.call("GET", f"{self.path}/pipelineruns/{run_id}", API)
 
@@ -73,3 +80,36 @@ class Factory:
                   "lastUpdatedBefore": (now + timedelta(days=1)).isoformat()}
         answer = self.rest.call("POST", f"{self.path}/pipelineruns/{run_id}/queryActivityruns", API, window)
         return sorted(answer.get("value", []), key=lambda a: a.get("activityRunStart") or "")
+
+
+def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int,
+                 say: Callable[[str], None]) -> tuple[dict, list[dict]]:
+    """Poll a pipeline run (with backoff) to a terminal state; the run and its activity runs, printed."""
+    started, delay, last = time.monotonic(), 2.0, None
+    deadline = started + timeout_minutes * 60
+    while True:
+        run = factory.run(run_id)
+        if run["status"] != last:
+            say(f"pipeline run {run_id}: {run['status']} ({time.monotonic() - started:.0f}s)")
+            last = run["status"]
+        if run["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pipeline run {run_id} still {run['status']} after {timeout_minutes} min")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 30)
+    activities = factory.activity_runs(run_id)
+    for activity in activities:
+        error = (activity.get("error") or {}).get("message")
+        say(f"  {activity['activityName']:<20} {activity.get('activityType', ''):<20} "
+            f"{activity.get('status', ''):<10} {(activity.get('durationInMs') or 0) / 1000:6.1f}s"
+            + (f"  {error}" if error else ""))
+    return run, activities
+
+
+def run_failure(run: dict, activities: list[dict]) -> str:
+    """Where a run that did not succeed failed: its first failed activity and error, else the run's message."""
+    failed = [a for a in activities if a.get("status") == "Failed"]
+    if failed:
+        return f"activity {failed[0]['activityName']}: {(failed[0].get('error') or {}).get('message')}"
+    return run.get("message") or "no activity failed"

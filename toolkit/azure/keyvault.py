@@ -3,6 +3,7 @@ soft-deleted secret recovered rather than failed on (soft delete is always on)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -10,6 +11,7 @@ class SecretState:
     value: str | None  # None: no current version
     tags: dict[str, str]
     deleted: bool  # soft-deleted: must be recovered before it can be set
+    updated_on: datetime | None = None  # when the current version was written
 
 
 def read_secret(client, name: str) -> SecretState:
@@ -17,7 +19,8 @@ def read_secret(client, name: str) -> SecretState:
 
     try:
         secret = client.get_secret(name)
-        return SecretState(secret.value, dict(secret.properties.tags or {}), False)
+        return SecretState(secret.value, dict(secret.properties.tags or {}), False,
+                           secret.properties.updated_on or secret.properties.created_on)
     except ResourceNotFoundError:
         pass
     try:

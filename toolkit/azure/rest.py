@@ -34,12 +34,12 @@ class ArmRest:
         return f"/subscriptions/{self.target.subscription_id}/resourceGroups/{resource_group}"
 
     def call(self, method: str, path: str, api_version: str, body: Any = None,
-             not_found_ok: bool = False) -> Any:
+             not_found_ok: bool = False, params: dict[str, str] | None = None) -> Any:
         """The JSON answer of ``method path`` (None for an empty body, or for 404 when ``not_found_ok``)."""
         from azure.core.rest import HttpRequest
 
-        request = HttpRequest(method, f"{self.target.arm_url}{path}", params={"api-version": api_version},
-                              json=body)
+        request = HttpRequest(method, f"{self.target.arm_url}{path}",
+                              params={"api-version": api_version, **(params or {})}, json=body)
         response = self._client.send_request(request)
         if response.status_code == 404 and not_found_ok:
             return None

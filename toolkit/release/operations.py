@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from toolkit.azure.datafactory import Factory
+from toolkit.azure.datafactory import Factory, run_failure, wait_for_run
 from toolkit.configuration import ConfigError
 from toolkit.databricks import clusters
 from toolkit.environments.model import load_environment
@@ -94,5 +94,91 @@ def restart_cluster(environments: Path, target: Target, name: str, deployment_id
     if not dry_run:
         with _locked(d, "ops.restart-cluster"):
             clusters.restart(d.workspace, cluster["cluster_id"], say)
-            _record(d, "cluster-restarted", "succeeded", slot=slot, cluster=cluster_name)
+            state = clusters.wait_until_settled(d.workspace, cluster["cluster_id"], say)
+            _record(d, "cluster-restarted", "succeeded" if state == "RUNNING" else "failed", slot=slot,
+                    cluster=cluster_name, state=state)
+        if state != "RUNNING":
+            raise OperationFailed(f"cluster {cluster_name} is {state} after its restart")
+        say(f"cluster {cluster_name} is RUNNING")
     return cluster["cluster_id"]
+
+
+def rerun_failed(environments: Path, target: Target, name: str, deployment_id: str | None, run_id: str,
+                 timeout_minutes: int, dry_run: bool, say: Callable[[str], None]) -> dict:
+    """Rerun a failed pipeline run from its failed activities (a recovery run in its group: the activities
+    that succeeded are not run again); waits for it and returns it. A run that succeeded, or that was
+    already rerun, is not rerun."""
+    d = _deployed(environments, target, name, deployment_id, say)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    run = factory.run(run_id)
+    if run["status"] not in ("Failed", "Cancelled", "Canceled"):
+        say(f"pipeline run {run_id} of {run['pipelineName']} is {run['status']}: nothing to rerun")
+        return run
+    if run.get("isLatest") is False:
+        raise OperationFailed(f"pipeline run {run_id} has been rerun already (run group {run.get('runGroupId')}): "
+                              "rerun the latest run of its group")
+    activities = factory.activity_runs(run_id)
+    failed = [a["activityName"] for a in activities if a.get("status") == "Failed"]
+    kept = [a["activityName"] for a in activities if a.get("status") == "Succeeded"]
+    say(f"{'would rerun' if dry_run else 'rerunning'} {run['pipelineName']} run {run_id} from "
+        f"{', '.join(failed) or 'its start'} (reusing {len(kept)} succeeded activities: {', '.join(kept) or '-'})")
+    if dry_run:
+        return run
+    with _locked(d, "ops.rerun"):
+        new_id = factory.rerun_from_failure(run["pipelineName"], run_id)
+        _record(d, "pipeline-rerun", "started", pipeline=run["pipelineName"], rerun_of=run_id, pipeline_run_id=new_id)
+    say(f"recovery run {new_id} started")
+    rerun, activities = wait_for_run(factory, new_id, timeout_minutes, say)
+    if rerun["status"] != "Succeeded":
+        raise OperationFailed(f"recovery run {new_id} ended {rerun['status']}: {run_failure(rerun, activities)}")
+    return rerun
+
+
+def rotate_secret(environments: Path, target: Target, name: str, deployment_id: str | None, secret: str,
+                  min_age_minutes: int, dry_run: bool, say: Callable[[str], None]) -> bool:
+    """Give a secret a new value in Key Vault: a new Databricks token (the old one revoked), or the value
+    of its environment variable. A token rotated less than ``min_age_minutes`` ago is left alone, so a
+    retried rotation does not rotate twice. True when the secret changed."""
+    from toolkit.azure.keyvault import read_secret, write_secret
+    from toolkit.environments.model import DatabricksTokenSecret, StorageKeySecret, VariableSecret
+    from toolkit.release.steps.secrets import Secrets
+
+    d = _deployed(environments, target, name, deployment_id, say)
+    source = d.environment.secrets.get(secret)
+    if source is None:
+        raise ConfigError(f"{d.environment.source}: no secret {secret!r} under [secrets] (there are: "
+                          f"{', '.join(d.environment.secrets) or 'none'})")
+    if isinstance(source, StorageKeySecret):
+        raise OperationFailed(f"secret {secret} is the lake's account key: rotating it means regenerating the key in "
+                              "Azure and remounting the lake on every cluster, which ops.rotate-secret does not do")
+    state = read_secret(d.secrets, secret)
+    if isinstance(source, VariableSecret):
+        wanted = Secrets._value(d, secret, source)
+        if state.value == wanted:
+            say(f"secret {secret} already holds the value of {source.variable}: nothing to do")
+            return False
+        say(f"{'would set' if dry_run else 'setting'} secret {secret} from {source.variable}")
+        if not dry_run:
+            with _locked(d, "ops.rotate-secret"):
+                write_secret(d.secrets, secret, wanted)
+                _record(d, "secret-rotated", "succeeded", secret=secret)
+        return True
+    assert isinstance(source, DatabricksTokenSecret)
+    if state.updated_on is not None and min_age_minutes > 0 and \
+            (_now() - state.updated_on).total_seconds() < min_age_minutes * 60:
+        say(f"secret {secret} was set at {state.updated_on:%Y-%m-%d %H:%M} UTC, less than {min_age_minutes} min ago: "
+            "nothing to do (--min-age 0 rotates anyway)")
+        return False
+    say(f"{'would create' if dry_run else 'creating'} a new Databricks token for secret {secret} and revoke the "
+        "one it replaces")
+    if not dry_run:
+        with _locked(d, "ops.rotate-secret"):
+            Secrets._rotate_token(d, secret, source, state)
+            _record(d, "secret-rotated", "succeeded", secret=secret)
+    return True
+
+
+def _now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)

@@ -36,4 +36,4 @@ def environment_status(environments: Path, target: Target, name: str, deployment
     return {"environment": name, "resource_group": group, "deployed": True, "lock": current_holder(d.lake()),
             "resources": {k: outputs[k] for k in ("storageAccountName", "keyVaultName", "dataFactoryName",
                                                   "databricksWorkspaceUrl") if k in outputs},
-            "factory_runs": pointer(factory_globals), "slots": slots, "records": records[-last:]}
+            "factory_runs": pointer(factory_globals), "slots": slots, "records": records[-last:] if last else []}

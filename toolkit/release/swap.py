@@ -133,7 +133,8 @@ def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None,
         report.outcome = "failed"
         report.error = f"after the swap the factory runs {report.pointer}, not slot {idle.name}"
     if report.outcome == "succeeded":
-        say(f"{d.environment.name}: slot {idle.name} is live (version {idle.version}); slot {live or '-'} is idle "
-            "and intact: swapping again rolls back")
+        other = next(n for n in d.environment.slots.names if n != idle.name)
+        say(f"{d.environment.name}: slot {idle.name} is live (version {idle.version}); slot {other} is idle"
+            + (" and intact: swapping again rolls back" if live else ""))
     d.record(EVENT, report.outcome, from_slot=live, to_slot=idle.name, forced=report.forced or None,
              error=report.error, pointer=report.pointer)

@@ -5,9 +5,7 @@ go to JUnit XML and the environment's ledger; a re-deploy that changed nothing d
 for a version that already passed here (unless --retest)."""
 from __future__ import annotations
 
-import time
-
-from toolkit.azure.datafactory import TERMINAL, Factory
+from toolkit.azure.datafactory import Factory, run_failure, wait_for_run
 from toolkit.databricks.runs import run_notebook
 from toolkit.definitions.adf_deployment import ReplacementError, render
 from toolkit.release import ledger, promotion
@@ -60,15 +58,13 @@ class IntegrationTests:
         try:
             run, activities = self._pipeline(d, factory, tests)
             record["pipeline_run_id"] = run["runId"]
-            failed = [a for a in activities if a.get("status") == "Failed"]
             for activity in activities:
                 error = (activity.get("error") or {}).get("message") if activity.get("status") == "Failed" else None
                 cases.append(TestCase(activity["activityName"], f"adf.{tests.pipeline}",
                                       (activity.get("durationInMs") or 0) / 1000, error))
             if run["status"] != "Succeeded":
-                where = f"activity {failed[0]['activityName']}: {failed[0]['error'].get('message')}" if failed \
-                    else run.get("message") or "no activity failed"
-                raise StepFailed(f"pipeline run {run['runId']} of {tests.pipeline} ended {run['status']}: {where}")
+                raise StepFailed(f"pipeline run {run['runId']} of {tests.pipeline} ended {run['status']}: "
+                                 f"{run_failure(run, activities)}")
             notebook = self._notebook(d, tests, run, activities)
             record["notebook_run_id"] = notebook.run_id
             cases.append(TestCase(tests.notebook, "databricks", notebook.seconds,
@@ -97,26 +93,10 @@ class IntegrationTests:
     def _pipeline(d: Deployment, factory: Factory, tests) -> tuple[dict, list[dict]]:
         run_id = factory.create_run(tests.pipeline, tests.parameters)
         d.say(f"pipeline {tests.pipeline} run {run_id} started")
-        started, delay, last = time.monotonic(), 2.0, None
-        deadline = started + tests.timeout_minutes * 60
-        while True:
-            run = factory.run(run_id)
-            if run["status"] != last:
-                d.say(f"pipeline run {run_id}: {run['status']} ({time.monotonic() - started:.0f}s)")
-                last = run["status"]
-            if run["status"] in TERMINAL:
-                break
-            if time.monotonic() > deadline:
-                raise StepFailed(f"pipeline run {run_id} still {run['status']} after {tests.timeout_minutes} min")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 30)
-        activities = factory.activity_runs(run_id)
-        for activity in activities:
-            error = (activity.get("error") or {}).get("message")
-            d.say(f"  {activity['activityName']:<20} {activity.get('activityType', ''):<20} "
-                  f"{activity.get('status', ''):<10} {(activity.get('durationInMs') or 0) / 1000:6.1f}s"
-                  + (f"  {error}" if error else ""))
-        return run, activities
+        try:
+            return wait_for_run(factory, run_id, tests.timeout_minutes, d.say)
+        except TimeoutError as exc:
+            raise StepFailed(str(exc)) from None
 
     @staticmethod
     def _notebook(d: Deployment, tests, run: dict, activities: list[dict]):

@@ -1,0 +1,308 @@
+"""Production's blue/green release on the sandbox: version 1 and version 2 go into the idle slot in
+turn, each smoke-tested there; `swap` makes each live, and Data Factory then runs that version's
+notebooks and wheel; swapping back (ops.rollback) runs version 1 again; the ledger records it all.
+A swap the checks refuse writes nothing."""
+import subprocess
+
+import pytest
+
+from tests.integration.release_helpers import requests_made, reset_requests, stage
+from toolkit.artifacts.config import load_store_config
+from toolkit.artifacts.publish import publish
+from toolkit.artifacts.stores import open_store
+from toolkit.azure.datafactory import Factory
+from toolkit.build.application import build_application
+from toolkit.environments.target import sandbox_target
+from toolkit.paths import ENVIRONMENTS, REPO_ROOT
+from toolkit.release import ledger
+from toolkit.release.promotion import record_passed
+from toolkit.release.swap import SwapRefused, swap
+from toolkit.environments.model import load_environment
+from toolkit.release.deployment import open_deployed
+from toolkit.release.slots import pointer
+
+
+@pytest.fixture(scope="module")
+def versions(published_bundle, tmp_path_factory):
+    """Version 1 (this tree, as published for the other release tests) and version 2 (one commit later, with a
+    changed notebook), both in one store, both with the QA and staging evidence deploy-qa and deploy-staging
+    leave there when their integration tests pass."""
+    manifest, bundle, config = published_bundle
+    clone = tmp_path_factory.mktemp("v2") / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    notebook = clone / "notebooks" / "01_standardize.py"
+    notebook.write_text(notebook.read_text() + "\n# COMMAND ----------\n\nprint('version 2')\n")
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", "version 2"], check=True)
+    second = build_application(clone, tmp_path_factory.mktemp("v2-dist"))
+    store = open_store(load_store_config(config), REPO_ROOT)
+    publish(second.bundle, store, show_progress=False)
+    for m in (manifest, second.manifest):
+        for environment in ("qa", "staging"):
+            record_passed(store, m, ledger.new_record("integration-tests", environment, m.version, m.digest, "passed"))
+    return store, {1: (manifest, bundle, config), 2: (second.manifest, second.bundle, config)}
+
+
+def _fetcher(versions_):
+    by_version = {m.version: (b, m) for m, b, _ in versions_.values()}
+    return lambda version: by_version[version]
+
+
+def _prod(home):
+    target = sandbox_target(home)
+    return open_deployed(load_environment(ENVIRONMENTS, "prod", "sandbox"), target)
+
+
+def _ingest(home):
+    """Run production's pipeline on its lake's data; what its notebook activities ran: (version, paths, clusters)."""
+    from toolkit.release.steps.integration import IntegrationTests
+
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
+    run, activities = IntegrationTests._pipeline(d, factory, tests)
+    assert run["status"] == "Succeeded", activities
+    notebooks = [a for a in activities if a["activityType"] == "DatabricksNotebook"]
+    runs = [d.workspace.jobs.get_run(int(a["output"]["runPageUrl"].rsplit("/", 1)[-1])) for a in notebooks]
+    return ({a["output"]["runOutput"]["version"] for a in notebooks},
+            {r.tasks[0].notebook_task.notebook_path.rsplit("/", 2)[0] for r in runs},
+            {r.tasks[0].existing_cluster_id for r in runs})
+
+
+def _land_data(home):
+    """Production's lake gets the Melbourne extracts where the pipeline reads them (as the city's feed would)."""
+    from azure.storage.blob import BlobServiceClient
+
+    d = _prod(home)
+    shared = d.blob_service("rg-sandbox-shared", "sbxshared").get_container_client("integration-data")
+    lake = d.lake().get_container_client("datalake")
+    if not lake.exists():
+        lake.create_container()
+    for blob in shared.list_blobs(name_starts_with="melbourne/"):
+        data = shared.download_blob(blob.name).readall()
+        lake.upload_blob("src/" + blob.name, data, overwrite=True)
+    assert isinstance(d.lake(), BlobServiceClient)
+
+
+def _swap(home, versions_, **options):
+    store, by_number = versions_
+    return swap(ENVIRONMENTS, sandbox_target(home), "prod", store, _fetcher(by_number), **options)
+
+
+@pytest.fixture(scope="module")
+def blue_green(release_sandbox, versions):
+    store, by_number = versions
+    home = release_sandbox
+    first = stage(home, by_number[1], "deploy-prod", infrastructure=True, evidence=store)
+    assert first.outcome == "succeeded", first.error
+    return home, first
+
+
+def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
+    home, first = blue_green
+    store, by_number = versions
+    v1, v2 = by_number[1][0].version, by_number[2][0].version
+    steps = {s.step: s.status for s in first.steps}
+    assert steps["smoke-test"] in ("changed", "unchanged") and first.slot in ("blue", "green")
+    slot_1 = first.slot
+    went_live = _swap(home, versions)
+    assert went_live.outcome == "succeeded", went_live.error
+    assert went_live.to_slot == slot_1
+    assert went_live.pointer["notebook_root"] == f"/parking-sensors/slots/{slot_1}/notebooks"
+    _land_data(home)
+    version, roots, clusters_1 = _ingest(home)
+    assert version == {v1} and roots == {f"/parking-sensors/slots/{slot_1}"}
+
+    live_before = _slot_state(home, slot_1)
+    second = stage(home, by_number[2], "deploy-prod", evidence=store)
+    assert second.outcome == "succeeded", second.error
+    slot_2 = second.slot
+    assert slot_2 != slot_1 and {s.step: s.status for s in second.steps}["smoke-test"] == "changed"
+    assert _slot_state(home, slot_1) == live_before  # the live slot was not written
+    assert _ingest(home)[0] == {v1}  # deploying version 2 changed nothing that runs
+
+    to_2 = _swap(home, versions)
+    assert to_2.outcome == "succeeded" and (to_2.from_slot, to_2.to_slot) == (slot_1, slot_2)
+    version, roots, clusters_2 = _ingest(home)
+    assert version == {v2} and roots == {f"/parking-sensors/slots/{slot_2}"} and clusters_2 != clusters_1
+
+    back = _swap(home, versions, rollback=True)
+    assert back.outcome == "succeeded" and (back.from_slot, back.to_slot) == (slot_2, slot_1)
+    version, roots, clusters_back = _ingest(home)
+    assert version == {v1} and roots == {f"/parking-sensors/slots/{slot_1}"} and clusters_back == clusters_1
+
+    records = ledger.read_ledger(_prod(home).lake())[0]["records"]
+    story = [(r["event"], r["version"], r.get("slot"), r["outcome"]) for r in records
+             if r["event"] in ("deploy", "smoke-test", "swap")][-7:]
+    assert story == [("smoke-test", v1, slot_1, "passed"), ("deploy", v1, slot_1, "succeeded"),
+                     ("swap", v1, slot_1, "succeeded"),
+                     ("smoke-test", v2, slot_2, "passed"), ("deploy", v2, slot_2, "succeeded"),
+                     ("swap", v2, slot_2, "succeeded"), ("swap", v1, slot_1, "succeeded")]
+    assert all(r["who"] and r["bundle_digest"] for r in records[-7:])
+
+
+def _slot_state(home, slot):
+    """What a slot is made of: its objects, its marker, its cluster's libraries and state."""
+    from toolkit.databricks import clusters
+    from toolkit.databricks.workspace_files import existing_objects
+    from toolkit.release.steps.application import read_marker
+
+    d = _prod(home)
+    root = f"/parking-sensors/slots/{slot}"
+    cluster = clusters.find_cluster(d.workspace, f"parking-sensors-{slot}")
+    return (existing_objects(d.workspace, root), read_marker(d.workspace, root), cluster["state"],
+            clusters.installed_libraries(d.workspace, cluster["cluster_id"]))
+
+
+def _unchanged_by(home, action):
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    before = (factory.global_parameters(), len(ledger.read_ledger(d.lake())[0]["records"]))
+    reset_requests(home)
+    with pytest.raises(SwapRefused) as refused:
+        action()
+    assert requests_made(home)["writes"] == 0
+    assert (factory.global_parameters(), len(ledger.read_ledger(d.lake())[0]["records"])) == before
+    return str(refused.value)
+
+
+def test_a_swap_to_a_version_that_skipped_staging_is_refused_and_changes_nothing(blue_green, versions):
+    home, _ = blue_green
+    store, by_number = versions
+    evidence = store.root / by_number[2][0].version / "promotion" / "staging.json"
+    kept = evidence.read_bytes()
+    evidence.unlink()
+    try:
+        message = _unchanged_by(home, lambda: _swap(home, versions))
+    finally:
+        evidence.write_bytes(kept)
+    assert "has not passed the staging integration tests" in message and "nothing was changed" in message
+
+
+def test_a_swap_to_an_untested_idle_slot_is_refused_and_changes_nothing(blue_green, versions):
+    """Version 1 written into the idle slot without its smoke test (a deploy that died before it)."""
+    from toolkit.release.steps.application import Application
+    from toolkit.release.deployment import Deployment, Options
+    from toolkit.release.slots import idle_slot, live_slot
+
+    home, _ = blue_green
+    manifest, bundle, _ = versions[1][1]
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    live = live_slot(d.environment, factory.global_parameters())
+    idle = idle_slot(d.environment, live)
+    partial = Deployment(d.environment, d.target, bundle, manifest, Options(), outputs=d.outputs, slot=idle)
+    Application().plan(partial).apply()
+    message = _unchanged_by(home, lambda: _swap(home, versions))
+    assert f"slot {idle}'s version {manifest.version} has not been smoke-tested there" in message
+    assert pointer(factory.global_parameters())["notebook_root"].startswith(f"/parking-sensors/slots/{live}/")
+
+
+def test_deploy_prod_refuses_a_version_without_promotion_evidence_before_any_call(blue_green, versions, tmp_path):
+    from toolkit.artifacts.stores import LocalStore
+    from toolkit.release.stages import PromotionRefused
+
+    home, _ = blue_green
+    reset_requests(home)
+    with pytest.raises(PromotionRefused, match="prod accepts only versions that passed qa and staging: version "):
+        stage(home, versions[1][2], "deploy-prod", evidence=LocalStore(tmp_path))
+    assert requests_made(home)["reads"] + requests_made(home)["writes"] == 0
+
+
+def test_triggers_start_and_stop_only_what_differs(blue_green):
+    from toolkit.release.operations import set_triggers
+
+    home, _ = blue_green
+    target = sandbox_target(home)
+    assert set_triggers(ENVIRONMENTS, target, "prod", None, "stop", None, False, print) == []  # kept stopped
+    reset_requests(home)
+    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", None, True, print) == ["T_Daily"]
+    assert requests_made(home)["writes"] == 0  # a dry run
+    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", "T_Daily", False, print) == ["T_Daily"]
+    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", None, False, print) == []
+    assert set_triggers(ENVIRONMENTS, target, "prod", None, "stop", None, False, print) == ["T_Daily"]
+    records = ledger.read_ledger(_prod(home).lake())[0]["records"]
+    assert [r["event"] for r in records[-2:]] == ["triggers-started", "triggers-stopped-by-hand"]
+    from toolkit.configuration import ConfigError
+
+    with pytest.raises(ConfigError, match="prod has no trigger 'T_Hourly' \\(it has: T_Daily\\)"):
+        set_triggers(ENVIRONMENTS, target, "prod", None, "start", "T_Hourly", False, print)
+
+
+def test_restart_cluster_restarts_the_named_slots_cluster(blue_green):
+    from toolkit.databricks import clusters
+    from toolkit.release.operations import restart_cluster
+
+    home, _ = blue_green
+    target = sandbox_target(home)
+    d = _prod(home)
+    idle = next(s for s in ("blue", "green") if not pointer(Factory(
+        d.rest, d.resource_group, d.output("dataFactoryName")).global_parameters())["notebook_root"]
+        .startswith(f"/parking-sensors/slots/{s}/"))
+    reset_requests(home)
+    cluster_id = restart_cluster(ENVIRONMENTS, target, "prod", None, idle, True, print)
+    assert requests_made(home)["writes"] == 0
+    assert cluster_id == clusters.find_cluster(d.workspace, f"parking-sensors-{idle}")["cluster_id"]
+    assert restart_cluster(ENVIRONMENTS, target, "prod", None, idle, False, print) == cluster_id
+    assert clusters.find_cluster(d.workspace, f"parking-sensors-{idle}")["state"] == "RUNNING"
+    assert ledger.read_ledger(d.lake())[0]["records"][-1]["event"] == "cluster-restarted"
+    from toolkit.configuration import ConfigError
+
+    with pytest.raises(ConfigError, match="prod has no slot 'purple'"):
+        restart_cluster(ENVIRONMENTS, target, "prod", None, "purple", True, print)
+
+
+def test_rotating_the_factorys_token_replaces_it_once_and_the_factory_keeps_running(blue_green):
+    from toolkit.azure.keyvault import read_secret
+    from toolkit.release.operations import OperationFailed, rotate_secret
+    from toolkit.release.steps.secrets import TOKEN_ID_TAG
+
+    home, _ = blue_green
+    target = sandbox_target(home)
+    d = _prod(home)
+    before = read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG]
+    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 0, True, print) is True  # dry run
+    assert read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG] == before
+    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 0, False, print) is True
+    after = read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG]
+    assert after != before and before not in {t.token_id for t in d.workspace.tokens.list()}  # the old one revoked
+    # Retried within the minimum age: not rotated twice.
+    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 60, False, print) is False
+    assert read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG] == after
+    assert _ingest(home)[0]  # Data Factory reads the new token from the vault
+    with pytest.raises(OperationFailed, match="lake's account key"):
+        rotate_secret(ENVIRONMENTS, target, "prod", None, "datalakeKey", 0, True, print)
+
+
+def test_a_failed_run_is_rerun_from_its_failed_activity(blue_green):
+    from toolkit.release.operations import OperationFailed, rerun_failed
+    from toolkit.release.steps.integration import IntegrationTests
+
+    home, _ = blue_green
+    target = sandbox_target(home)
+    d = _prod(home)
+    lake = d.lake().get_container_client("datalake")
+    source = {b.name: lake.download_blob(b.name).readall() for b in lake.list_blobs(name_starts_with="src/melbourne/")}
+    assert source
+    for name in source:  # the day's extracts have not landed
+        lake.delete_blob(name)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
+    failed, activities = IntegrationTests._pipeline(d, factory, tests)
+    assert failed["status"] == "Failed"
+    infilefolder = next(a for a in activities if a["activityName"] == "SetInFileFolder")["output"]["value"]
+    for name, data in source.items():  # they land
+        lake.upload_blob(name, data, overwrite=True)
+    reset_requests(home)
+    assert rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, True, print)["runId"] == \
+        failed["runId"]
+    assert requests_made(home)["writes"] == 0  # a dry run
+    recovered = rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, False, print)
+    assert recovered["status"] == "Succeeded" and recovered["runGroupId"] == failed["runGroupId"]
+    rerun_activities = {a["activityName"]: a for a in factory.activity_runs(recovered["runId"])}
+    assert "SetInFileFolder" not in rerun_activities  # it succeeded the first time: not run again
+    assert rerun_activities["StandardizeData"]["input"]["baseParameters"]["infilefolder"] == infilefolder
+    with pytest.raises(OperationFailed, match="has been rerun already"):
+        rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, False, print)
+    assert rerun_failed(ENVIRONMENTS, target, "prod", None, recovered["runId"], 10, False, print)["status"] == \
+        "Succeeded"  # nothing to rerun
