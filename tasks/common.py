@@ -62,6 +62,7 @@ def failures(task_name):
     from toolkit.configuration import ConfigError
     from toolkit.environments.target import TargetError
     from toolkit.release.errors import explain_error
+    from toolkit.release.lock import LockHeld
     from toolkit.release.operations import OperationFailed
     from toolkit.release.stages import PromotionRefused
     from toolkit.release.swap import SwapRefused
@@ -72,7 +73,8 @@ def failures(task_name):
         raise
     except ConfigError as exc:
         raise Exit(f"{task_name} failed: {exc}", code=2)
-    except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed) as exc:
+    except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed,
+            LockHeld) as exc:
         raise Exit(f"{task_name} failed: {exc}", code=1)
     except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
         raise Exit(f"{task_name} failed: {explain_error(exc)}", code=1)

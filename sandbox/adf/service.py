@@ -15,6 +15,14 @@ FACTORY = "/providers/Microsoft.DataFactory/factories/<factory>"
 KINDS = {"linkedservices": "LinkedServiceReference", "datasets": "DatasetReference", "pipelines": "PipelineReference",
          "dataflows": "DataFlowReference", "triggers": None}
 REFERENCE_KIND = {v: k for k, v in KINDS.items() if v}
+_HIDDEN = ("activities", "cancel", "variables", "recoveryOf")  # a run's fields that are the sandbox's own bookkeeping
+
+
+def _iso(value: str):
+    from datetime import datetime, timezone
+
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def rules(group_path: str) -> list[Rule]:
@@ -31,6 +39,7 @@ def rules(group_path: str) -> list[Rule]:
         Rule(f"{base}/triggers/<name>/start", endpoint="trigger_start", methods=["POST"]),
         Rule(f"{base}/triggers/<name>/stop", endpoint="trigger_stop", methods=["POST"]),
         Rule(f"{base}/pipelines/<name>/createRun", endpoint="run_create", methods=["POST"]),
+        Rule(f"{base}/queryPipelineRuns", endpoint="run_query", methods=["POST"]),
         Rule(f"{base}/pipelineruns/<run_id>", endpoint="run_get", methods=["GET"]),
         Rule(f"{base}/pipelineruns/<run_id>/queryActivityruns", endpoint="run_query_activities", methods=["POST"]),
         Rule(f"{base}/pipelineruns/<run_id>/cancel", endpoint="run_cancel", methods=["POST"]),
@@ -236,8 +245,25 @@ class DataFactory:
 
     def run_get(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         run = self._run(subscription, group, factory, run_id)
-        hidden = ("activities", "cancel", "variables", "recoveryOf")  # the sandbox's own bookkeeping
-        return json_response({k: v for k, v in run.items() if k not in hidden})
+        return json_response({k: v for k, v in run.items() if k not in _HIDDEN})
+
+    def run_query(self, request: Request, subscription, rg_word, group, factory) -> Response:
+        """Pipeline runs last updated in a window, with ADF's Equals/In filters on Status and PipelineName."""
+        record = self.factory_data(self.state.read(), subscription, group, factory)
+        body = request.get_json(silent=True) or {}
+        for required in ("lastUpdatedAfter", "lastUpdatedBefore"):
+            if not body.get(required):
+                raise ApiError(400, "BadRequest", f"The {required} field is required.")
+        fields = {"Status": "status", "PipelineName": "pipelineName", "RunGroupId": "runGroupId"}
+        runs = [r for r in record["runs"].values()
+                if _iso(body["lastUpdatedAfter"]) <= _iso(r["lastUpdated"]) <= _iso(body["lastUpdatedBefore"])]
+        for condition in body.get("filters") or []:
+            field = fields.get(condition.get("operand"))
+            if field is None or condition.get("operator") not in ("Equals", "In"):
+                raise ApiError(400, "BadRequest", f"The sandbox does not filter on {condition.get('operand')} "
+                               f"{condition.get('operator')}.")
+            runs = [r for r in runs if r[field] in condition.get("values", [])]
+        return json_response({"value": [{k: v for k, v in r.items() if k not in _HIDDEN} for r in runs]})
 
     def run_query_activities(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         run = self._run(subscription, group, factory, run_id)

@@ -39,8 +39,11 @@ def parse_source(source: str, extra_configs: dict[str, str]) -> MountSource:
 def _container(blob_endpoint: str, source: MountSource):
     from azure.storage.blob import BlobServiceClient
 
+    # Databricks reads a mount through the ABFS driver, which retries throttling and busy answers many
+    # times (up to 30); the SDK's default of 3 would fail a sync of a few hundred files under injected faults.
     service = BlobServiceClient(f"{blob_endpoint}/{source.account}",
-                                credential={"account_name": source.account, "account_key": source.key})
+                                credential={"account_name": source.account, "account_key": source.key},
+                                retry_total=12, initial_backoff=0.5, increment_base=2)
     container = service.get_container_client(source.container)
     if not container.exists():
         container.create_container()

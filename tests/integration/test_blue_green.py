@@ -306,3 +306,31 @@ def test_a_failed_run_is_rerun_from_its_failed_activity(blue_green):
         rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, False, print)
     assert rerun_failed(ENVIRONMENTS, target, "prod", None, recovered["runId"], 10, False, print)["status"] == \
         "Succeeded"  # nothing to rerun
+
+
+def test_a_run_in_flight_finishes_on_its_slot_and_holds_off_a_deploy_to_it(blue_green, versions):
+    """A forced swap while a run is in flight: the run finishes on the slot it started on, and deploy-prod
+    will not rewrite that slot under it until it has."""
+    from toolkit.azure.datafactory import wait_for_run
+
+    home, _ = blue_green
+    store, by_number = versions
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    started_on = pointer(factory.global_parameters())["notebook_root"].rsplit("/", 2)[0]
+    tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
+    in_flight = factory.create_run(tests.pipeline, tests.parameters)
+    forced = _swap(home, versions, force=True)  # its idle slot was never smoke-tested: forced, and recorded
+    assert forced.outcome == "succeeded" and forced.forced
+    assert ledger.read_ledger(d.lake())[0]["records"][-1]["forced"] == forced.forced
+    refused = stage(home, by_number[2], "deploy-prod", evidence=store)
+    assert refused.outcome == "failed" and f"pipeline run {in_flight} of {tests.pipeline}" in refused.error
+    assert f"it runs on slot {forced.from_slot}" in refused.error
+    run, activities = wait_for_run(factory, in_flight, 10, print)
+    assert run["status"] == "Succeeded"
+    paths = {d.workspace.jobs.get_run(int(a["output"]["runPageUrl"].rsplit("/", 1)[-1])).tasks[0]
+             .notebook_task.notebook_path.rsplit("/", 2)[0] for a in activities
+             if a["activityType"] == "DatabricksNotebook"}
+    assert paths == {started_on}  # it finished on the slot it started on
+    deployed = stage(home, by_number[2], "deploy-prod", evidence=store)
+    assert deployed.outcome == "succeeded" and deployed.slot == forced.from_slot

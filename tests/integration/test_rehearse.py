@@ -15,8 +15,8 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     out = capsys.readouterr().out
     built = read_build_info(DIST)["version"]
     assert "lint: no findings" in out
-    for stage, environment in (("deploy-qa", "qa"), ("deploy-staging", "staging"), ("deploy-prod", "prod")):
-        assert f"{stage} of {built} to {environment} on the sandbox" in out
+    for stage, environment in (("deploy-qa", "qa "), ("deploy-staging", "staging "), ("deploy-prod", "prod (slot ")):
+        assert f"{stage} of {built} to {environment}" in out
     assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
     assert "smoke-test" in out  # production's idle slot was smoke-tested
     # It ends with the build live in production: swapped in, unless the same bundle was live already (the

@@ -180,9 +180,11 @@ def test_of_two_deploys_started_at_once_exactly_one_proceeds_and_the_other_names
 def test_unlock_breaks_a_lock_and_names_who_held_it(first_qa, release_sandbox, published_bundle):
     d = _qa(release_sandbox, published_bundle, "it1", _outputs(release_sandbox, published_bundle, "it1"))
     EnvironmentLock(d.lake(), "qa", "a run that died", print).acquire()  # never released
-    with pytest.raises(LockHeld, match="task a run that died"):
-        EnvironmentLock(d.lake(), "qa", "next", print).acquire()
-    assert break_lock(d.lake())["task"] == "a run that died"
+    try:
+        with pytest.raises(LockHeld, match="task a run that died"):
+            EnvironmentLock(d.lake(), "qa", "next", print).acquire()
+    finally:
+        assert break_lock(d.lake())["task"] == "a run that died"
     assert break_lock(d.lake()) is None
     EnvironmentLock(d.lake(), "qa", "next", print).acquire().release()
 

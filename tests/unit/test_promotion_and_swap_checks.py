@@ -80,7 +80,7 @@ def test_the_swap_refuses_an_empty_untested_failed_or_unpromoted_slot(tmp_path):
     assert swap_refusals(PROD, _slot(), [_smoke(), failed_deploy], store, False) == [
         "the last deploy to slot green failed at t2: application: x"]
     assert swap_refusals(PROD, _slot(cluster=None), [_smoke()], store, False) == [
-        "slot green has no cluster parking-sensors-green"]
+        "slot green has no cluster parking-sensors-green (run deploy-prod)"]
     assert swap_refusals(PROD, _slot(), [_smoke()], LocalStore(tmp_path / "empty"), False) == [
         f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the qa integration tests",
         f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the staging integration tests"]

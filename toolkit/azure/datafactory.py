@@ -74,6 +74,20 @@ class Factory:
     def run(self, run_id: str) -> dict:
         return self.rest.call("GET", f"{self.path}/pipelineruns/{run_id}", API)
 
+    def runs_in_progress(self, days: int = 7) -> list[dict]:
+        """Pipeline runs queued or in progress (updated in the last ``days``)."""
+        now = datetime.now(timezone.utc)
+        body = {"lastUpdatedAfter": (now - timedelta(days=days)).isoformat(),
+                "lastUpdatedBefore": (now + timedelta(days=1)).isoformat(),
+                "filters": [{"operand": "Status", "operator": "In", "values": ["Queued", "InProgress"]}]}
+        found, answer = [], self.rest.call("POST", f"{self.path}/queryPipelineRuns", API, body)
+        while True:
+            found += answer.get("value", [])
+            if not answer.get("continuationToken"):
+                return found
+            answer = self.rest.call("POST", f"{self.path}/queryPipelineRuns", API,
+                                    {**body, "continuationToken": answer["continuationToken"]})
+
     def activity_runs(self, run_id: str) -> list[dict]:
         now = datetime.now(timezone.utc)
         window = {"lastUpdatedAfter": (now - timedelta(days=1)).isoformat(),

@@ -3,10 +3,11 @@ infrastructure's outputs, and the clients (made once, on first use)."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from toolkit.bundle.manifest import Manifest
 from toolkit.environments.model import Environment
@@ -54,22 +55,37 @@ class Deployment:
     @property
     def release_root(self) -> str:
         """Where this version's notebooks and libraries go: its own folder, or the slot's."""
-        if self.slot is not None:
+        if self.environment.slots is not None:
             from toolkit.release.slots import slot_root
 
-            return slot_root(self.environment, self.slot)
+            return slot_root(self.environment, self.value("slot"))
         return f"{self.environment.databricks.release_root}/{self.version}"
 
     @property
     def library_scope(self) -> str:
         """The folder every library this toolkit installs on the cluster comes from (older ones are removed)."""
-        return self.release_root if self.slot is not None else self.environment.databricks.release_root
+        return self.release_root if self.environment.slots is not None else self.environment.databricks.release_root
 
     @property
     def cluster_name(self) -> str:
-        from toolkit.release.slots import slot_cluster_name
+        if self.environment.slots is not None:
+            from toolkit.release.slots import slot_cluster_name
 
-        return slot_cluster_name(self.environment, self.slot) if self.slot else self.environment.databricks.cluster_name
+            return slot_cluster_name(self.environment, self.value("slot"))
+        return self.environment.databricks.cluster_name
+
+    @contextmanager
+    def locked(self, task: str) -> Iterator[None]:
+        """Hold the environment lock (waiting for it with ``options.wait``, else LockHeld at once); ledger
+        writes made meanwhile carry its lease."""
+        from toolkit.release.lock import EnvironmentLock
+
+        with EnvironmentLock(self.lake(), self.environment.name, task, self.say).acquire(self.options.wait) as lock:
+            self.lock = lock
+            try:
+                yield
+            finally:
+                self.lock = None
 
     def record(self, event: str, outcome: str, **details: Any) -> None:
         """Append to the environment's ledger (under this run's lock, when it holds one)."""
@@ -88,7 +104,9 @@ class Deployment:
         raise StepFailed(f"the infrastructure of {self.environment.name} has no output {name!r}")
 
     def value(self, name: str) -> str:
-        """Something an earlier step of this run learned (the cluster id, ...)."""
+        """Something an earlier step of this run learned (the slot, the cluster id, ...)."""
+        if name == "slot" and self.slot is not None:
+            return self.slot
         if name in self.values:
             return self.values[name]
         if self.options.dry_run:

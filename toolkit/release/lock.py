@@ -42,7 +42,10 @@ def current_holder(lake) -> dict | None:
         properties = ledger_blob(lake).get_blob_properties()
     except ResourceNotFoundError:
         return None
-    return dict(properties.metadata or {}) if properties.lease.state == "leased" else None
+    if properties.lease.state != "leased":
+        return None
+    # Metadata names are case-insensitive in Blob Storage, and a proxy may change their case on the way.
+    return {name.lower(): value for name, value in (properties.metadata or {}).items()}
 
 
 def break_lock(lake) -> dict | None:

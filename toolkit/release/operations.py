@@ -2,9 +2,8 @@
 differs, holds the environment lock while it writes, and records what it did in the ledger."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from toolkit.azure.datafactory import Factory, run_failure, wait_for_run
 from toolkit.configuration import ConfigError
@@ -12,7 +11,6 @@ from toolkit.databricks import clusters
 from toolkit.environments.model import load_environment
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, open_deployed
-from toolkit.release.lock import EnvironmentLock
 from toolkit.release.slots import live_slot, slot_cluster_name
 
 
@@ -27,16 +25,6 @@ def _deployed(environments: Path, target: Target, name: str, deployment_id: str 
     if d is None:
         raise OperationFailed(f"{name} is not deployed (resource group {environment.resource_group(deployment_id)})")
     return d
-
-
-@contextmanager
-def _locked(d: Deployment, task: str) -> Iterator[None]:
-    with EnvironmentLock(d.lake(), d.environment.name, task, d.say).acquire() as lock:
-        d.lock = lock
-        try:
-            yield
-        finally:
-            d.lock = None
 
 
 def _record(d: Deployment, event: str, outcome: str, **details) -> None:
@@ -62,7 +50,7 @@ def set_triggers(environments: Path, target: Target, name: str, deployment_id: s
         say(f"{'would ' if dry_run else ''}{action} trigger {n}")
     if dry_run:
         return todo
-    with _locked(d, f"ops.triggers {action}"):
+    with d.locked(f"ops.triggers {action}"):
         for n in todo:
             (factory.start_trigger if action == "start" else factory.stop_trigger)(n)
         _record(d, f"triggers-{action}ed" if action == "start" else "triggers-stopped-by-hand", "succeeded",
@@ -92,7 +80,7 @@ def restart_cluster(environments: Path, target: Target, name: str, deployment_id
     say(f"{'would restart' if dry_run else 'restarting'} cluster {cluster_name} ({cluster['cluster_id']}, "
         f"{cluster.get('state')})")
     if not dry_run:
-        with _locked(d, "ops.restart-cluster"):
+        with d.locked("ops.restart-cluster"):
             clusters.restart(d.workspace, cluster["cluster_id"], say)
             state = clusters.wait_until_settled(d.workspace, cluster["cluster_id"], say)
             _record(d, "cluster-restarted", "succeeded" if state == "RUNNING" else "failed", slot=slot,
@@ -124,7 +112,7 @@ def rerun_failed(environments: Path, target: Target, name: str, deployment_id: s
         f"{', '.join(failed) or 'its start'} (reusing {len(kept)} succeeded activities: {', '.join(kept) or '-'})")
     if dry_run:
         return run
-    with _locked(d, "ops.rerun"):
+    with d.locked("ops.rerun"):
         new_id = factory.rerun_from_failure(run["pipelineName"], run_id)
         _record(d, "pipeline-rerun", "started", pipeline=run["pipelineName"], rerun_of=run_id, pipeline_run_id=new_id)
     say(f"recovery run {new_id} started")
@@ -159,7 +147,7 @@ def rotate_secret(environments: Path, target: Target, name: str, deployment_id: 
             return False
         say(f"{'would set' if dry_run else 'setting'} secret {secret} from {source.variable}")
         if not dry_run:
-            with _locked(d, "ops.rotate-secret"):
+            with d.locked("ops.rotate-secret"):
                 write_secret(d.secrets, secret, wanted)
                 _record(d, "secret-rotated", "succeeded", secret=secret)
         return True
@@ -172,7 +160,7 @@ def rotate_secret(environments: Path, target: Target, name: str, deployment_id: 
     say(f"{'would create' if dry_run else 'creating'} a new Databricks token for secret {secret} and revoke the "
         "one it replaces")
     if not dry_run:
-        with _locked(d, "ops.rotate-secret"):
+        with d.locked("ops.rotate-secret"):
             Secrets._rotate_token(d, secret, source, state)
             _record(d, "secret-rotated", "succeeded", secret=secret)
     return True

@@ -18,7 +18,7 @@ from toolkit.configuration import ConfigError
 from toolkit.environments.model import Environment, VariableSecret, load_environment
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
-from toolkit.release.lock import EnvironmentLock, LockHeld
+from toolkit.release.lock import LockHeld
 from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.steps.application import Application
@@ -93,17 +93,13 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
         run_steps(report, steps[:1], deployment, False, say)
         if report.outcome == "succeeded":
             try:
-                lock = EnvironmentLock(deployment.lake(), environment.name, stage, say).acquire(options.wait)
-            except LockHeld as exc:
-                report.outcome, report.error = "failed", f"lock: {exc}"
-                say(f"[lock] {exc}")
-            else:
-                with lock:
-                    deployment.lock = lock
+                with deployment.locked(stage):
                     run_steps(report, steps[1:], deployment, False, say)
                     if report.changed or report.outcome != "succeeded":
                         record_deploy(deployment, report, say, forced)
-                    deployment.lock = None
+            except LockHeld as exc:
+                report.outcome, report.error = "failed", f"lock: {exc}"
+                say(f"[lock] {exc}")
     report.slot = deployment.slot
     report.seconds = round(time.monotonic() - started, 2)
     return report

@@ -18,7 +18,7 @@ from toolkit.environments.model import load_environment
 from toolkit.environments.target import Target
 from toolkit.release import ledger
 from toolkit.release.deployment import Deployment, Options, open_deployed
-from toolkit.release.lock import EnvironmentLock, LockHeld
+from toolkit.release.lock import LockHeld
 from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.slots import Slot, live_slot, pointer, read_slots
@@ -29,9 +29,10 @@ EVENT = "swap"
 
 
 class SwapRefused(RuntimeError):
-    def __init__(self, environment: str, target_slot: str, reasons: list[str]):
-        super().__init__(f"swap of {environment} to slot {target_slot} refused: {'; '.join(reasons)} (nothing was "
-                         "changed; --force overrides, and is recorded)")
+    def __init__(self, environment: str, target_slot: str | None, reasons: list[str], forceable: bool = True):
+        override = "; --force overrides, and is recorded" if forceable else ""
+        into = f" to slot {target_slot}" if target_slot else ""
+        super().__init__(f"swap of {environment}{into} refused: {'; '.join(reasons)} (nothing was changed{override})")
         self.reasons = reasons
 
 
@@ -49,7 +50,7 @@ def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollba
         return [f"slot {idle.name} holds no complete release (run deploy-prod first)"]
     reasons = []
     if idle.cluster_id is None:
-        reasons.append(f"slot {idle.name} has no cluster {idle.cluster_name}")
+        reasons.append(f"slot {idle.name} has no cluster {idle.cluster_name} (run deploy-prod)")
     book = {"records": records}
     smoke = ledger.last_record(book, event=SMOKE_TEST, slot=idle.name)
     if smoke is None or (smoke["version"], smoke["bundle_digest"]) != (idle.version, idle.bundle_digest):
@@ -79,16 +80,18 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
     task = "ops.rollback" if rollback else "swap"
     environment = load_environment(environments, name, target.name)
     if environment.slots is None:
-        raise SwapRefused(name, "-", [f"{environment.source} defines no [slots]: {name} is not blue/green"])
+        raise SwapRefused(name, None, [f"{environment.source} defines no [slots]: {name} is not blue/green"], False)
     d = open_deployed(environment, target, None, say)
     if d is None:
-        raise SwapRefused(name, "-", [f"{name} is not deployed (resource group "
-                                      f"{environment.resource_group(None)})"])
+        raise SwapRefused(name, None, [f"{name} is not deployed (resource group {environment.resource_group(None)})"],
+                          False)
     factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
-    live = live_slot(environment, factory.global_parameters())
-    slots = read_slots(environment, factory.global_parameters(), d.workspace)
-    idle = next(s for s in slots if not s.live)
-    report = SwapReport(task, name, target.name, idle.version or "-", dry_run, slot=idle.name, from_slot=live,
+    factory_globals = factory.global_parameters()
+    live = live_slot(environment, factory_globals)
+    idle = next(s for s in read_slots(environment, factory_globals, d.workspace) if not s.live)
+    if idle.version is None or idle.cluster_id is None:  # nothing that could run: not even --force swaps to it
+        raise SwapRefused(name, idle.name, swap_refusals(environment, idle, [], None, False)[:1], False)
+    report = SwapReport(task, name, target.name, idle.version, dry_run, slot=idle.name, from_slot=live,
                         to_slot=idle.name)
     records = ledger.read_ledger(d.lake())[0]["records"]
     reasons = swap_refusals(environment, idle, records, evidence, rollback)
@@ -101,21 +104,20 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
     bundle, manifest = fetch_bundle(idle.version)
     if manifest.digest != idle.bundle_digest:
         raise SwapRefused(name, idle.name, [f"the published bundle of {idle.version} ({manifest.digest[:12]}) is not "
-                                            f"the one in slot {idle.name} ({(idle.bundle_digest or '?')[:12]})"])
-    slot_deployment = Deployment(environment, target, Path(bundle), manifest, Options(dry_run=dry_run), say=say,
-                                 outputs=d.outputs, slot=idle.name, values={"cluster_id": idle.cluster_id or ""})
+                                            f"the one in slot {idle.name} ({(idle.bundle_digest or '?')[:12]})"],
+                          False)
+    slot_deployment = Deployment(environment, target, Path(bundle), manifest, Options(dry_run=dry_run, wait=wait),
+                                 say=say, outputs=d.outputs, slot=idle.name,
+                                 values={"cluster_id": idle.cluster_id or ""})
     if dry_run:
         run_steps(report, [DataFactory()], slot_deployment, True, say)
     else:
         try:
-            lock = EnvironmentLock(d.lake(), name, task, say).acquire(wait)
+            with slot_deployment.locked(task):
+                _flip(report, slot_deployment, factory, live, idle, say)
         except LockHeld as exc:
             report.outcome, report.error = "failed", f"lock: {exc}"
             say(f"[lock] {exc}")
-        else:
-            with lock:
-                slot_deployment.lock = lock
-                _flip(report, slot_deployment, factory, live, idle, say)
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
