@@ -5,12 +5,12 @@ tasks never loads Spark or a cloud SDK.
 """
 from invoke import Collection
 
-from tasks import artifacts, build, local_cloud, ops as ops_tasks, quality, rehearse, release
+from tasks import artifacts, build, local_cloud, operations, quality, rehearse, release
 
 ops = Collection("ops")
 ops.add_task(artifacts.versions)
-for ops_task in (ops_tasks.status, ops_tasks.rollback, ops_tasks.rerun, ops_tasks.triggers,
-                 ops_tasks.restart_cluster, ops_tasks.rotate_secret, ops_tasks.unlock):
+for ops_task in (operations.status, operations.rollback, operations.rerun, operations.triggers,
+                 operations.restart_cluster, operations.rotate_secret, operations.unlock):
     ops.add_task(ops_task)
 
 sandbox = Collection("sandbox")

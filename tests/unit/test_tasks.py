@@ -190,3 +190,23 @@ def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):
     assert release._deployment_id(None) == "202611267" and release._deployment_id("mine") == "mine"
     monkeypatch.delenv("BUILD_BUILDID")
     assert release._deployment_id(None) == "local"
+
+
+def test_a_destructive_ops_task_asks_first_and_does_nothing_unless_confirmed(monkeypatch):
+    from tasks import operations as ops
+
+    monkeypatch.setattr(ops, "target_for", lambda *a: pytest.fail("nothing may be reached before the answer"))
+    monkeypatch.setattr("builtins.input", lambda question: "n")
+    for call in (lambda: ops.restart_cluster(MockContext(), env="prod", slot="blue"),
+                 lambda: ops.rotate_secret(MockContext(), env="prod", name="databricksToken"),
+                 lambda: ops.triggers(MockContext(), env="prod", action="stop")):
+        with pytest.raises(Exit, match="not confirmed: nothing changed"):
+            call()
+
+
+def test_ops_triggers_names_a_wrong_action():
+    from tasks import operations as ops
+
+    with pytest.raises(Exit, match="action must be start or stop, not 'pause'") as raised:
+        ops.triggers(MockContext(), env="prod", action="pause")
+    assert raised.value.code == 2

@@ -1,5 +1,6 @@
-"""inv ops.*: what on-call people do to a running environment. Each task is thin over the library,
-idempotent, has --dry-run, and asks before a destructive change unless --yes (CI passes --yes)."""
+"""inv ops.* (the `ops` collection): what on-call people do to a running environment. Each task is thin
+over the library, idempotent, has --dry-run, and asks before a destructive change unless --yes (CI passes
+--yes)."""
 import json
 
 from invoke import task
