@@ -317,7 +317,7 @@ def test_a_run_in_flight_finishes_on_its_slot_and_holds_off_a_deploy_to_it(blue_
     store, by_number = versions
     d = _prod(home)
     factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
-    started_on = pointer(factory.global_parameters())["notebook_root"].rsplit("/", 2)[0]
+    started_on = pointer(factory.global_parameters())["notebook_root"].rsplit("/", 1)[0]  # the slot's root
     tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
     in_flight = factory.create_run(tests.pipeline, tests.parameters)
     forced = _swap(home, versions, force=True)  # its idle slot was never smoke-tested: forced, and recorded

@@ -16,7 +16,7 @@ from typing import Callable
 from toolkit.release.ledger import actor, ledger_blob
 
 LEASE_SECONDS = 60
-RENEW_EVERY_SECONDS = 20
+RENEW_EVERY_SECONDS = 15
 RETRY_SECONDS = 5
 
 
@@ -102,12 +102,16 @@ class EnvironmentLock:
         return self
 
     def _renew(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_SECONDS):
+        renewed, wait = time.monotonic(), RENEW_EVERY_SECONDS
+        while not self._stop.wait(wait):
             try:
                 self.lease.renew()
-            except Exception as exc:  # the run goes on; release() reports that the lock was lost
-                self.lost = str(exc).splitlines()[0]
-                return
+                renewed, wait = time.monotonic(), RENEW_EVERY_SECONDS
+            except Exception as exc:  # a renewal that failed after the client's retries: try again until it lapses
+                if time.monotonic() - renewed >= LEASE_SECONDS:
+                    self.lost = str(exc).splitlines()[0]  # the run goes on; release() reports it
+                    return
+                wait = 2
 
     def release(self) -> None:
         self._stop.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -128,6 +129,8 @@ def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None,
         report.outcome, report.error = "failed", "the live slot changed while this swap waited: check `ops.status`"
         return
     run_steps(report, [DataFactory()], d, False, say)
+    # A run started before this moment may have read the old pointer (the record's own time is in seconds).
+    flipped_at = datetime.now(timezone.utc).isoformat()
     now = factory.global_parameters()
     report.pointer = pointer(now)
     if report.outcome == "succeeded" and (live_slot(d.environment, now) != idle.name
@@ -139,4 +142,4 @@ def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None,
         say(f"{d.environment.name}: slot {idle.name} is live (version {idle.version}); slot {other} is idle"
             + (" and intact: swapping again rolls back" if live else ""))
     d.record(EVENT, report.outcome, from_slot=live, to_slot=idle.name, forced=report.forced or None,
-             error=report.error, pointer=report.pointer)
+             error=report.error, pointer=report.pointer, flipped_at=flipped_at)

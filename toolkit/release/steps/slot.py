@@ -28,7 +28,7 @@ class IdleSlot:
         d.slot = idle_slot(d.environment, live)
         went_live = ledger.last_record(ledger.read_ledger(d.lake())[0], event="swap", outcome="succeeded")
         if live is not None and went_live is not None:
-            swapped_at = _time(went_live["when"])
+            swapped_at = _time(went_live.get("flipped_at") or went_live["when"])
             still_on_idle = [r for r in factory.runs_in_progress() if _time(r["runStart"]) < swapped_at]
             if still_on_idle:
                 run = still_on_idle[0]
