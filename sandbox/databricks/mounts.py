@@ -43,7 +43,7 @@ def _container(blob_endpoint: str, source: MountSource):
     # times (up to 30); the SDK's default of 3 would fail a sync of a few hundred files under injected faults.
     service = BlobServiceClient(f"{blob_endpoint}/{source.account}",
                                 credential={"account_name": source.account, "account_key": source.key},
-                                retry_total=12, initial_backoff=0.5, increment_base=2)
+                                retry_total=12, retry_status=12, initial_backoff=0.5, increment_base=2)
     container = service.get_container_client(source.container)
     if not container.exists():
         container.create_container()

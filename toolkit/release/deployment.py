@@ -154,11 +154,11 @@ class Deployment:
         from azure.storage.blob import BlobServiceClient
 
         key = self.storage_key(resource_group, account)
-        # The SDK's default backoff (15 s, then 18 s, 24 s) is longer than a third of the environment lock's
-        # 60-second lease; throttling is retried sooner and more often (1, 3, 5, 9, 17, 33 s).
+        # The SDK's default (3 retries of a throttled answer, after 15 s, 18 s and 24 s) can outlast the
+        # environment lock's 60-second lease; throttling is retried sooner and more often (1, 3, 5, 9, 17, 33 s).
         return BlobServiceClient(self.target.account_url(account),
                                  credential={"account_name": account, "account_key": key},
-                                 retry_total=6, initial_backoff=1, increment_base=2)
+                                 retry_total=6, retry_status=6, initial_backoff=1, increment_base=2)
 
     def lake(self):
         if "lake" not in self._clients:
