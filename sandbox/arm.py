@@ -9,15 +9,16 @@ from __future__ import annotations
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from sandbox import arm_deployments
+from sandbox import arm_deployments, arm_providers, azure_rules
 from sandbox.adf import service as adf
+from sandbox.arm_template import resource_id
 from sandbox.http import ApiError, Service, json_response
 from sandbox.state import JsonState
 
 RG = "/subscriptions/<subscription>/<any(resourcegroups, resourceGroups):rg_word>/<group>"
 
 
-class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
+class ArmService(Service, adf.DataFactory, arm_deployments.Deployments, arm_providers.Providers):
     name = "arm"
     url_map = Map([
         Rule(RG, endpoint="rg_put", methods=["PUT"]),
@@ -25,6 +26,8 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
         Rule(RG, endpoint="rg_delete", methods=["DELETE"]),
         *adf.rules(RG),
         *arm_deployments.rules(RG),
+        *arm_providers.rules(),
+        Rule(f"{RG}/providers/<namespace>/<kind>/<name>", endpoint="resource_get", methods=["GET"]),
     ])
 
     def __init__(self, state: JsonState, authority, faults, sandbox):
@@ -64,6 +67,7 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
         body = request.get_json(silent=True) or {}
         if not body.get("location"):
             raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
+        azure_rules.check_name("Microsoft.Resources/resourceGroups", group)
         with self.state.update() as data:
             groups = data.setdefault("groups", {})
             key = self.group_key(subscription, group)
@@ -75,6 +79,17 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
     def rg_get(self, request: Request, subscription: str, rg_word: str, group: str) -> Response:
         return json_response(self._group_body(subscription, self.group(self.state.read(), subscription, group)))
 
+    def resource_get(self, request: Request, subscription: str, rg_word: str, group: str, namespace: str, kind: str,
+                     name: str) -> Response:
+        """A deployed resource as ARM shows it (id, name, type, location, tags, sku, kind, properties)."""
+        data = self.state.read()
+        self.group(data, subscription, group)
+        record = data.get("resources", {}).get(resource_id(subscription, group, f"{namespace}/{kind}", name).lower())
+        if record is None:
+            raise ApiError(404, "ResourceNotFound", f"The Resource '{namespace}/{kind}/{name}' under resource group "
+                           f"'{group}' was not found.")
+        return json_response(record)
+
     def rg_delete(self, request: Request, subscription: str, rg_word: str, group: str) -> Response:
         with self.state.update() as data:
             self.group(data, subscription, group)
@@ -84,7 +99,12 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments):
                 del data["factories"][key]
             marker = f"/subscriptions/{subscription}/resourcegroups/{group}/".lower()
             removed = [data["resources"].pop(k) for k in [k for k in data.get("resources", {}) if k.startswith(marker)]]
+            for resource in removed:
+                if resource["type"] == arm_providers.VAULT:
+                    arm_providers.soft_delete_vault(data, resource)
         for resource in removed:  # a deleted workspace's clusters stop, as its compute goes with it
             if resource["type"] == "Microsoft.Databricks/workspaces":
                 self.sandbox.stop_workspace(resource["name"])
+            elif resource["type"] == arm_providers.STORAGE:
+                self.delete_account_data(resource["name"])
         return Response(status=200)

@@ -12,12 +12,14 @@ from datetime import datetime, timezone
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from sandbox import arm_providers, azure_rules
 from sandbox.arm_template import TemplateContext, TemplateError, resource_id
 from sandbox.expression_language import ExpressionError
 from sandbox.http import ApiError, json_response
 
 SUPPORTED = ("Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/blobServices/containers",
-             "Microsoft.KeyVault/vaults", "Microsoft.DataFactory/factories", "Microsoft.Databricks/workspaces")
+             "Microsoft.KeyVault/vaults", "Microsoft.KeyVault/vaults/accessPolicies", "Microsoft.DataFactory/factories",
+             "Microsoft.Databricks/workspaces")
 
 
 def rules(group_path: str) -> list[Rule]:
@@ -42,6 +44,32 @@ class _Unknown(dict):
 
     def __str__(self) -> str:
         return "[unknown until deployed]"
+
+
+DEPLOYMENT_FAILED = ("At least one resource deployment operation failed. Please list deployment operations for "
+                     "details. Please see https://aka.ms/arm-deployment-operations for usage details.")
+
+
+def update_access_policies(current: list[dict], given: list[dict], operation: str) -> list[dict]:
+    """Vaults_UpdateAccessPolicy: ``add`` merges permissions into a principal's policy (or adds it), ``replace``
+    sets them, ``remove`` takes them away (a policy left with none goes)."""
+    if operation not in ("add", "replace", "remove"):
+        raise ApiError(400, "BadRequest", f"operationKind must be add, replace or remove, not {operation!r}")
+    policies = [json.loads(json.dumps(p)) for p in current]
+    for policy in given:
+        mine = next((p for p in policies if p.get("objectId") == policy.get("objectId")), None)
+        if mine is None:
+            if operation != "remove":
+                policies.append(json.loads(json.dumps(policy)))
+            continue
+        for family, wanted in (policy.get("permissions") or {}).items():
+            have = [x.lower() for x in (mine.setdefault("permissions", {}).get(family) or [])]
+            wanted = [x.lower() for x in wanted]
+            mine["permissions"][family] = (sorted(set(have) | set(wanted)) if operation == "add" else
+                                           wanted if operation == "replace" else [x for x in have if x not in wanted])
+        if not any(mine["permissions"].values()):
+            policies.remove(mine)
+    return policies
 
 
 def _now() -> str:
@@ -79,6 +107,7 @@ class Deployments:
                 raise TemplateError(f"$.resources[{index}].type: the sandbox cannot deploy {kind} (it deploys "
                                     f"{', '.join(SUPPORTED)})")
             name = context.resolve(resource.get("name"), f"$.resources[{index}].name")
+            azure_rules.check_name(kind, name)
             rid = resource_id(subscription, group, kind, *name.split("/"))
             depends = [context.resolve(d, f"$.resources[{index}].dependsOn") for d in resource.get("dependsOn") or []]
             planned[rid.lower()] = (rid, resource, index, [d.lower() for d in depends])
@@ -107,7 +136,13 @@ class Deployments:
             if field in resolved:
                 record[field] = resolved[field]
         existing = data["resources"].get(rid.lower())
+        arm_providers.check_available(data, kind, rid, name)
         if kind == "Microsoft.KeyVault/vaults":
+            create_mode = properties.pop("createMode", "default")
+            if create_mode == "recover":
+                arm_providers.recover_vault(data, rid, name)
+            elif existing is None and arm_providers.deleted_vault(data, name) is not None:
+                raise ApiError(409, *azure_rules.SOFT_DELETED_VAULT)
             properties["vaultUri"] = self.sandbox.ensure_vault(name) + "/"
         elif kind == "Microsoft.Databricks/workspaces":
             url = self.sandbox.ensure_workspace(name)
@@ -117,7 +152,10 @@ class Deployments:
             principal = (existing or {}).get("identity", {}).get("principalId") or str(uuid.uuid4())
             record["identity"] = {"type": "SystemAssigned", "principalId": principal,
                                   "tenantId": self.authority.tenant_id}
-            self.ensure_factory(data, subscription, group, name, resolved.get("location") or "", principal)
+            factory = self.ensure_factory(data, subscription, group, name, resolved.get("location") or "", principal)
+            # ARM's PUT replaces the factory: global parameters the template does not declare are gone
+            # (Azure-DataFactory issue 690; see sandbox/RULES.md).
+            factory["globalParameters"] = properties.get("globalParameters") or {}
         elif kind == "Microsoft.Storage/storageAccounts":
             storage = self.sandbox.storage
             if storage is not None:  # a real account on the sandbox's Azurite
@@ -127,6 +165,15 @@ class Deployments:
             else:
                 properties["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/",
                                                   "dfs": f"https://{name}.dfs.core.windows.net/"}
+        elif kind == "Microsoft.KeyVault/vaults/accessPolicies":
+            vault_name, operation = name.split("/")
+            vault = data["resources"].get(resource_id(subscription, group, "Microsoft.KeyVault/vaults",
+                                                      vault_name).lower())
+            if vault is None:
+                raise ApiError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault_name}' under "
+                               f"resource group '{group}' was not found.")
+            vault["properties"]["accessPolicies"] = update_access_policies(
+                vault["properties"].get("accessPolicies") or [], properties.get("accessPolicies") or [], operation)
         elif kind == "Microsoft.Storage/storageAccounts/blobServices/containers" and self.sandbox.storage:
             account, _, container = name.split("/")
             self._create_container(account, container)
@@ -146,6 +193,19 @@ class Deployments:
             client.create_container()
         except ResourceExistsError:
             pass
+
+    def delete_account_data(self, account: str) -> None:
+        """A storage account deleted with its resource group takes its data with it (its key stays: Azurite
+        serves an account until it restarts)."""
+        from azure.storage.blob import BlobServiceClient
+
+        storage = self.sandbox.storage
+        if storage is None or storage.key(account) is None:
+            return
+        service = BlobServiceClient(f"{storage.endpoint}/{account}", retry_total=10, retry_backoff_factor=0.2,
+                                    credential={"account_name": account, "account_key": storage.key(account)})
+        for container in service.list_containers():
+            service.delete_container(container.name)
 
     def list_keys(self, request, subscription, rg_word, group, name) -> Response:
         storage = self.sandbox.storage
@@ -174,11 +234,13 @@ class Deployments:
                                                 outputResources=[{"id": r["id"]} for r in created])
                 data["operations"][deployment["operation"]] = {"status": "Succeeded"}
         except (TemplateError, ApiError) as error:
-            message = str(error) if isinstance(error, TemplateError) else error.message
+            if isinstance(error, TemplateError):
+                failure = {"code": "InvalidTemplate", "message": str(error)}
+            else:  # as ARM reports a resource's failure: an outer DeploymentFailed, the provider's error inside
+                failure = {"code": "DeploymentFailed", "message": DEPLOYMENT_FAILED,
+                           "details": [{"code": error.code, "message": error.message}]}
             with self.state.update() as data:
                 deployment = data["deployments"][key]
-                failure = {"code": "InvalidTemplate" if isinstance(error, TemplateError) else error.code,
-                           "message": message}
                 deployment["properties"].update(provisioningState="Failed", error=failure, timestamp=_now())
                 data["operations"][deployment["operation"]] = {"status": "Failed", "error": failure}
 
@@ -246,6 +308,10 @@ class Deployments:
                 context.resolve(resource, f"$.resources[{index}]")
         except TemplateError as error:
             raise ApiError(400, "InvalidTemplate", f"Deployment template validation failed: {error}") from None
+        except ApiError as error:  # a resource the provider refuses (its name): ARM's preflight answer
+            raise ApiError(400, "InvalidTemplateDeployment", f"The template deployment '{name}' is not valid "
+                           "according to the validation procedure. See inner errors for details.",
+                           details=[{"code": error.code, "message": error.message}]) from None
         return json_response({"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/"
                                     f"Microsoft.Resources/deployments/{name}", "name": name,
                               "properties": {"provisioningState": "Succeeded", "mode": "Incremental",
@@ -261,6 +327,11 @@ class Deployments:
             for rid, resource, index in self._plan(context, subscription, group_record["name"]):
                 after = json.loads(json.dumps(context.resolve(resource, f"$.resources[{index}]"), default=str))
                 before = data.get("resources", {}).get(rid.lower())
+                if before is not None and before["type"] == "Microsoft.DataFactory/factories":
+                    live = data.get("factories", {}).get(self.factory_key(subscription, group_record["name"],
+                                                                          before["name"]), {})
+                    before = {**before, "properties": {**before["properties"],
+                                                       "globalParameters": live.get("globalParameters") or {}}}
                 if before is None:
                     change = "Create"
                 else:
@@ -275,6 +346,10 @@ class Deployments:
             result = {"status": "Succeeded", "properties": {"changes": changes}}
         except TemplateError as error:
             result = {"status": "Failed", "error": {"code": "InvalidTemplate", "message": str(error)}}
+        except ApiError as error:
+            result = {"status": "Failed", "error": {"code": "InvalidTemplateDeployment", "message": "The template "
+                                                    "deployment is not valid according to the validation procedure.",
+                                                    "details": [{"code": error.code, "message": error.message}]}}
         operation = uuid.uuid4().hex
         with self.state.update() as state:
             state.setdefault("operations", {})[operation] = result

@@ -24,9 +24,10 @@ class ApiError(Exception):
     """An error answered in the service's own body format (see each service's ``error_body``)."""
 
     def __init__(self, status: int, code: str, message: str, inner: str | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, details: list[dict] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.inner, self.headers = status, code, message, inner, headers or {}
+        self.details = details or []  # ARM's inner errors: [{"code", "message"}]
 
 
 @dataclass
@@ -70,7 +71,10 @@ class Service:
         self.authority, self.faults = authority, faults
 
     def error_body(self, error: ApiError) -> Any:
-        return {"error": {"code": error.code, "message": error.message}}
+        body = {"code": error.code, "message": error.message}
+        if error.details:
+            body["details"] = error.details
+        return {"error": body}
 
     def challenge_headers(self, request: Request) -> dict[str, str]:
         return {"WWW-Authenticate": f'Bearer authorization="https://login.microsoftonline.com/'

@@ -2,7 +2,7 @@
 benchmark can prove that a dry run or a no-op re-deploy writes nothing.
 
 A write is any request that can change state: PUT, PATCH, DELETE, and POST except the POSTs that
-Azure and Databricks define as reads (validate, what-if, activity-run queries, listKeys). The token
+Azure and Databricks define as reads (validate, what-if, activity-run queries, listKeys, name checks). The token
 endpoint and the sandbox's own admin API are not part of the cloud and are not counted.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections import Counter
 from typing import Callable
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-_READ_POSTS = re.compile(r"/(validate|whatIf|queryActivityruns|queryPipelineRuns|queryTriggerRuns|listKeys)$",
+_READ_POSTS = re.compile(r"/(validate|whatIf|queryActivityruns|queryPipelineRuns|queryTriggerRuns|listKeys|"
+                         r"checkNameAvailability|checkFactoryNameAvailability)$",
                          re.IGNORECASE)
 _UNCOUNTED = re.compile(r"^/(admin/|health$|[^/]+/oauth2/v2\.0/token$)")
 _KEEP_WRITES = 500

@@ -27,7 +27,7 @@ from sandbox.keyvault import KeyVaultService
 from sandbox.request_log import RequestLog, counted
 from sandbox.state import JsonState
 from sandbox.storage import ManagedStorage
-from sandbox.storage_gateway import StorageGateway
+from sandbox.storage_gateway import RawHeadersHandler, StorageGateway
 from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
@@ -43,6 +43,12 @@ class Identity:
     client_secret: str
     signing_key: str
     storage_keys: dict[str, str]
+
+    @property
+    def azure_databricks_object_id(self) -> str:
+        """The object id of the AzureDatabricks application's service principal in this tenant (first-party app
+        2ff814a6-3304-4ab8-85cb-cd0e6f879c1d; its object id differs per tenant, as on Azure)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"))
 
     @classmethod
     def load_or_create(cls, home: Path, storage_accounts: tuple[str, ...] = ()) -> "Identity":
@@ -159,7 +165,7 @@ class Sandbox:
         self.port = self._listen("control", ControlService(self), port or self.services.read()["port"])
         if storage is not None:
             gateway = StorageGateway(lambda: storage.azurite_endpoint, self.faults_for)
-            self._listen("storage", gateway, storage.port, tls=False)
+            self._listen("storage", gateway, storage.port, tls=False, handler=RawHeadersHandler)
         with self.services.update() as data:
             data["port"] = self.port
         for name, vault_port in self.services.read()["keyvaults"].items():
@@ -188,22 +194,24 @@ class Sandbox:
     def _vault_app(self, name: str) -> KeyVaultService:
         return KeyVaultService(name, self.keyvault_state, self.authority, self.faults_for)
 
-    def _listen(self, name: str, app, port: int, tls: bool = True) -> int:
+    def _listen(self, name: str, app, port: int, tls: bool = True, handler=None) -> int:
         context = (str(self.tls.server_cert), str(self.tls.server_key)) if tls else None
         try:
             server = make_server(HOST, port, counted(app, name.split(":")[0], self.requests), threaded=True,
-                                 ssl_context=context)
+                                 ssl_context=context, request_handler=handler)
         except OSError:  # the remembered port is taken: take any
             server = make_server(HOST, 0, counted(app, name.split(":")[0], self.requests), threaded=True,
-                                 ssl_context=context)
+                                 ssl_context=context, request_handler=handler)
         threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True).start()
         self._servers[name] = server
         return server.server_port
 
     def _workspace_app(self, name: str, workspace_id: int) -> DatabricksService:
+        databricks = self.identity.azure_databricks_object_id
         app = DatabricksService(name, workspace_id, self.databricks_state, self.home / "databricks" / name,
-                                self.authority, self.faults_for, keyvault_reader=self.vault_secrets,
-                                blob_endpoint=self.blob_endpoint)
+                                self.authority, self.faults_for, blob_endpoint=self.blob_endpoint,
+                                keyvault_reader=lambda rid: self.vault_secrets(rid, databricks),
+                                keyvault_grant=lambda rid: self.grant_vault_access(rid, databricks, ["get", "list"]))
         self._workspaces[name] = app
         return app
 
@@ -217,11 +225,44 @@ class Sandbox:
         vault = by_url.get(vault_url.rstrip("/"))
         return self.vault_secrets(vault).get(name) if vault else None
 
-    def vault_secrets(self, vault_resource_id: str) -> dict[str, str]:
-        """Latest enabled value of every secret of a vault (named by its resource id), for KV-backed scopes."""
+    def vault_secrets(self, vault_resource_id: str, reader_object_id: str | None = None) -> dict[str, str]:
+        """Latest enabled value of every secret of a vault (named by its resource id), for KV-backed scopes.
+        With ``reader_object_id``, that principal needs get and list on the vault's access policies, as Key Vault
+        asks of AzureDatabricks when a notebook reads a Key Vault-backed scope."""
+        if reader_object_id is not None:
+            self._check_vault_reader(vault_resource_id, reader_object_id)
         vault = self.keyvault_state.read().get(vault_resource_id.rstrip("/").rsplit("/", 1)[-1], {})
         return {name: secret["versions"][-1]["value"] for name, secret in vault.get("secrets", {}).items()
                 if secret["versions"][-1]["attributes"].get("enabled", True)}
+
+    def _vault_record(self, data: dict, vault_resource_id: str) -> dict:
+        record = data.get("resources", {}).get(vault_resource_id.rstrip("/").lower())
+        if record is None or record["type"] != "Microsoft.KeyVault/vaults":
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Azure Key Vault {vault_resource_id} does not exist.")
+        return record
+
+    def _check_vault_reader(self, vault_resource_id: str, object_id: str) -> None:
+        record = self._vault_record(self.arm_state.read(), vault_resource_id)
+        granted = {p.lower() for policy in record["properties"].get("accessPolicies") or []
+                   if policy.get("objectId") == object_id for p in (policy.get("permissions") or {}).get("secrets", [])}
+        if not {"get", "list"} <= granted:
+            raise ApiError(403, "PERMISSION_DENIED", f"The user, group or application 'oid={object_id}' does not "
+                           f"have secrets get and list permission on key vault '{record['name']}'. (Key Vault "
+                           "Forbidden: the vault's access policies do not include AzureDatabricks.)")
+
+    def grant_vault_access(self, vault_resource_id: str, object_id: str, secret_permissions: list[str]) -> None:
+        """Add an access policy to a vault, as creating a Key Vault-backed scope does for AzureDatabricks."""
+        with self.arm_state.update() as data:
+            record = self._vault_record(data, vault_resource_id)
+            policies = record["properties"].setdefault("accessPolicies", [])
+            if not any(p.get("objectId") == object_id for p in policies):
+                policies.append({"tenantId": self.authority.tenant_id, "objectId": object_id,
+                                 "permissions": {"secrets": list(secret_permissions)}})
+
+    def purge_vault(self, name: str) -> None:
+        """A purged vault's secrets are gone for good; a vault created later under its name starts empty."""
+        with self.keyvault_state.update() as data:
+            data.pop(name, None)
 
     def ensure_workspace(self, name: str) -> str:
         with self._lock:

@@ -9,6 +9,7 @@ import time
 from typing import Callable
 
 import requests
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from sandbox.http import Faults
@@ -21,6 +22,18 @@ def _storage_error(status: int, code: str, message: str, headers: dict[str, str]
     body = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
     return Response(body, status=status, headers={"x-ms-error-code": code, **headers},
                     content_type="application/xml")
+
+
+RAW_HEADERS = "sandbox.raw_headers"
+
+
+class RawHeadersHandler(WSGIRequestHandler):
+    """Keeps the request's headers as sent (names with underscores included) for the gateway."""
+
+    def make_environ(self):
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
 
 
 class StorageGateway:
@@ -49,7 +62,10 @@ class StorageGateway:
         return response(environ, start_response)
 
     def _forward(self, request: Request) -> Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        # The client's own header names: werkzeug drops any with an underscore from the WSGI environ, and Blob
+        # metadata such as hdi_isfolder (ADLS Gen2's directory marker) is sent as x-ms-meta-hdi_isfolder.
+        raw_headers = request.environ.get(RAW_HEADERS) or list(request.headers.items())
+        headers = {k: v for k, v in raw_headers if k.lower() not in _HOP_BY_HOP}
         for name, value in headers.items():  # a copy whose source is an account of this sandbox: Azurite copies
             if name.lower() == "x-ms-copy-source" and value.startswith(f"http://{request.host}/"):  # only its own
                 headers[name] = self.upstream() + value[len(f"http://{request.host}"):]

@@ -281,7 +281,9 @@ class Engine:
             if source_location.get("fileName"):
                 names = [path(source_location)]
             else:
-                names = [b.name for b in source.list_blobs(name_starts_with=path(source_location) + "/")]
+                names = [b.name for b in source.list_blobs(name_starts_with=path(source_location) + "/",
+                                                           include=["metadata"])
+                         if (b.metadata or {}).get("hdi_isfolder") != "true"]  # a folder copy copies files
             if not names:
                 raise ActivityFailed("UserErrorSourceNotExist", f"no file at {path(source_location)!r} in "
                                      f"container {source.container_name}")

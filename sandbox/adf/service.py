@@ -9,12 +9,14 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from sandbox.adf.engine import Engine
+from sandbox.arm_providers import FACTORY as FACTORY_KIND, check_available
 from sandbox.http import ApiError, json_response
 
 FACTORY = "/providers/Microsoft.DataFactory/factories/<factory>"
 KINDS = {"linkedservices": "LinkedServiceReference", "datasets": "DatasetReference", "pipelines": "PipelineReference",
          "dataflows": "DataFlowReference", "triggers": None}
 REFERENCE_KIND = {v: k for k, v in KINDS.items() if v}
+LIST_PAGE_SIZE = 3  # small, so that every caller must follow nextLink (ADF does not document its page size)
 _HIDDEN = ("activities", "cancel", "variables", "recoveryOf")  # a run's fields that are the sandbox's own bookkeeping
 
 
@@ -126,6 +128,7 @@ class DataFactory:
     def factory_put(self, request: Request, subscription, rg_word, group, factory) -> Response:
         body = request.get_json(silent=True) or {}
         with self.state.update() as data:
+            check_available(data, FACTORY_KIND, self._id(subscription, group, factory), factory)
             record = self.ensure_factory(data, subscription, group, factory, body.get("location") or "australiaeast")
             record.update(location=body.get("location") or record["location"], tags=body.get("tags") or {},
                           etag=uuid.uuid4().hex,
@@ -175,9 +178,17 @@ class DataFactory:
                                                self._object(record, kind, name)))
 
     def object_list(self, request: Request, subscription, rg_word, group, factory, kind) -> Response:
+        """A page of the list (x-ms-pageable, nextLinkName nextLink): the link to the next page is a full URL
+        carrying its own continuation token in the query string, to be followed as given."""
         record = self.factory_data(self.state.read(), subscription, group, factory)
-        return json_response({"value": [self._object_body(subscription, group, factory, kind, n, o)
-                                        for n, o in sorted(record["objects"][kind].items())]})
+        items = sorted(record["objects"][kind].items())
+        start = int(request.args.get("$skiptoken", "0") or 0)
+        body = {"value": [self._object_body(subscription, group, factory, kind, n, o)
+                          for n, o in items[start:start + LIST_PAGE_SIZE]]}
+        if start + LIST_PAGE_SIZE < len(items):
+            body["nextLink"] = (f"{request.host_url.rstrip('/')}{request.path}?api-version="
+                                f"{request.args['api-version']}&$skiptoken={start + LIST_PAGE_SIZE}")
+        return json_response(body)
 
     def object_delete(self, request: Request, subscription, rg_word, group, factory, kind, name) -> Response:
         with self.state.update() as data:

@@ -1,10 +1,15 @@
 """Sandbox mounts: a mount point maps to an Azurite container (as dbutils.fs.mount maps one to ADLS),
 kept in step with a local folder around each run, since local Spark has no ABFS driver. Before a run
 the container's blobs are copied down; after it, new and changed files go up and deleted ones are
-removed, so the lake in storage is what the notebook wrote."""
+removed, so the lake in storage is what the notebook wrote.
+
+What Spark writes lands as it does on ADLS Gen2 (an account with a hierarchical namespace) seen through
+the Blob API: every directory is a zero-length blob with metadata ``hdi_isfolder=true``, and files carry
+no Content-MD5 (the ABFS driver writes by append and flush, and sends none). Whether a file changed is
+told by size and last-modified time, as ``azcopy sync`` does. Sources: sandbox/RULES.md (storage.*)."""
 from __future__ import annotations
 
-import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,40 +55,75 @@ def _container(blob_endpoint: str, source: MountSource):
     return container
 
 
-def _md5(path: Path) -> bytes:
-    return hashlib.md5(path.read_bytes(), usedforsecurity=False).digest()
+FOLDER = "hdi_isfolder"
+
+
+def is_directory(blob) -> bool:
+    """A directory of a hierarchical-namespace account, as the Blob API lists it."""
+    return (blob.metadata or {}).get(FOLDER) == "true"
+
+
+def _stamp(path: Path, blob) -> None:
+    """The local copy carries the blob's last-modified time: a file Spark rewrites gets a later one."""
+    moment = blob.last_modified.timestamp()
+    os.utime(path, (moment, moment))
+
+
+def _unchanged(path: Path, blob) -> bool:
+    return path.is_file() and path.stat().st_size == blob.size and \
+        path.stat().st_mtime <= blob.last_modified.timestamp()
+
+
+def _listing(container, prefix: str) -> dict:
+    return {b.name[len(prefix):]: b for b in container.list_blobs(name_starts_with=prefix, include=["metadata"])}
 
 
 def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> None:
     container = _container(blob_endpoint, source)
     prefix = f"{source.prefix}/" if source.prefix else ""
-    remote = set()
-    for blob in container.list_blobs(name_starts_with=prefix):
-        relative = blob.name[len(prefix):]
-        remote.add(relative)
+    remote = _listing(container, prefix)
+    for relative, blob in remote.items():
         local = folder / relative
-        md5 = blob.content_settings.content_md5
-        if local.is_file() and local.stat().st_size == blob.size and md5 and bytes(md5) == _md5(local):
+        if is_directory(blob):
+            local.mkdir(parents=True, exist_ok=True)
+            continue
+        if _unchanged(local, blob) and local.stat().st_mtime == blob.last_modified.timestamp():
             continue
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(container.download_blob(blob.name).readall())
+        _stamp(local, blob)
+    files = {r for r, b in remote.items() if not is_directory(b)}
     for local in [p for p in folder.rglob("*") if p.is_file()]:
-        if local.relative_to(folder).as_posix() not in remote:
+        if local.relative_to(folder).as_posix() not in files:
             local.unlink()
 
 
+def _write_like_abfs(container, name: str, data: bytes) -> None:
+    """Blocks then a block list: the service stores no Content-MD5 for the blob, as for an ABFS write."""
+    import base64
+
+    blob = container.get_blob_client(name)
+    block = base64.b64encode(b"0").decode()
+    blob.stage_block(block, data)
+    blob.commit_block_list([block])
+
+
 def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool = True) -> None:
-    """Upload new and changed files; with ``delete``, remove blobs whose file is gone (only safe when
-    the folder was synced down before the run)."""
+    """Upload new and changed files (and a directory blob for each new directory); with ``delete``, remove
+    blobs whose file or directory is gone (only safe when the folder was synced down before the run)."""
     container = _container(blob_endpoint, source)
     prefix = f"{source.prefix}/" if source.prefix else ""
-    remote = {b.name[len(prefix):]: b for b in container.list_blobs(name_starts_with=prefix)}
+    remote = _listing(container, prefix)
     local_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+    local_dirs = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
+    for relative in sorted(local_dirs - set(remote)):
+        container.upload_blob(prefix + relative, b"", metadata={FOLDER: "true"}, overwrite=True)
     for relative, path in local_files.items():
         blob = remote.get(relative)
-        md5 = blob.content_settings.content_md5 if blob else None
-        if blob and blob.size == path.stat().st_size and md5 and bytes(md5) == _md5(path):
+        if blob is not None and not is_directory(blob) and _unchanged(path, blob):
             continue
-        container.upload_blob(prefix + relative, path.read_bytes(), overwrite=True)
-    for relative in set(remote) - set(local_files) if delete else ():
+        _write_like_abfs(container, prefix + relative, path.read_bytes())
+        _stamp(path, container.get_blob_client(prefix + relative).get_blob_properties())
+    gone = [r for r, b in remote.items() if r not in (local_dirs if is_directory(b) else local_files)]
+    for relative in sorted(gone, reverse=True) if delete else ():  # a directory after what it held
         container.delete_blob(prefix + relative)

@@ -23,13 +23,15 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
     url_map = Map(workspace_objects.RULES + compute.RULES + jobs.RULES)
 
     def __init__(self, workspace: str, workspace_id: int, state: JsonState, home: Path, authority, faults,
-                 keyvault_reader: Callable[[str], dict[str, str]] | None = None, blob_endpoint: str | None = None):
+                 keyvault_reader: Callable[[str], dict[str, str]] | None = None, blob_endpoint: str | None = None,
+                 keyvault_grant: Callable[[str], None] | None = None):
         Service.__init__(self, authority, faults)
         self.workspace, self.workspace_id, self.state = workspace, workspace_id, state
         self.home = home
         self.home.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(home / "blobs")
         self.keyvault_reader = keyvault_reader
+        self.keyvault_grant = keyvault_grant  # adds AzureDatabricks to a vault's access policies
         self.blob_endpoint = blob_endpoint
         self.mount_root = home / "mounts"
         self._init_compute()

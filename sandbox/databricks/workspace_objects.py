@@ -235,8 +235,17 @@ class WorkspaceObjects:
         if not name or len(name) > 128 or not all(c.isalnum() or c in "-_." for c in name):
             raise invalid(f"Scope name {name!r} is invalid: use up to 128 letters, digits, -, _ and .")
         backend = body.get("scope_backend_type", "DATABRICKS")
-        if backend == "AZURE_KEYVAULT" and not body.get("backend_azure_keyvault"):
-            raise invalid("backend_azure_keyvault is required for an AZURE_KEYVAULT scope")
+        if backend == "AZURE_KEYVAULT":
+            if not body.get("backend_azure_keyvault"):
+                raise invalid("backend_azure_keyvault is required for an AZURE_KEYVAULT scope")
+            # Databricks acts on the vault for the caller, so it needs the caller's Entra ID token, never a PAT
+            # (sandbox/RULES.md: databricks.kv-scope-entra-token).
+            if request.headers.get("Authorization", "").startswith("Bearer dapi"):
+                raise invalid("Scope with Azure KeyVault must have userAADToken defined!")
+            if name in self.ws(self.state.read())["scopes"]:
+                raise already_exists(f"Scope {name} already exists!")
+            if self.keyvault_grant:  # AzureDatabricks gets Get and List on the vault
+                self.keyvault_grant(body["backend_azure_keyvault"].get("resource_id") or "")
         with self.state.update() as state:
             data = self.ws(state)
             if name in data["scopes"]:
@@ -296,12 +305,16 @@ class WorkspaceObjects:
             del scope["keys"][body["key"]]
         return json_response({})
 
-    def secrets_for_run(self) -> dict[str, dict[str, str]]:
-        """The values notebooks read through dbutils.secrets (Key Vault-backed scopes resolve there)."""
+    def secrets_for_run(self) -> dict[str, dict[str, str] | str]:
+        """The values notebooks read through dbutils.secrets (Key Vault-backed scopes resolve there, as
+        AzureDatabricks: a vault whose access policies lost it gives the reason it cannot be read)."""
         scopes = {}
         for name, scope in self.ws(self.state.read())["scopes"].items():
             if scope["backend_type"] == "AZURE_KEYVAULT" and self.keyvault_reader:
-                scopes[name] = self.keyvault_reader(scope["keyvault"]["resource_id"])
+                try:
+                    scopes[name] = self.keyvault_reader(scope["keyvault"]["resource_id"])
+                except ApiError as error:
+                    scopes[name] = f"{error.code}: {error.message}"
             else:
                 scopes[name] = {k: v["value"] for k, v in scope["keys"].items()}
         return scopes

@@ -63,11 +63,21 @@ class Widgets:
         self._values.clear()
 
 
+class SecretAccessDenied(PermissionError):
+    """A Key Vault-backed scope whose vault does not let AzureDatabricks read it."""
+
+
 class Secrets:
-    def __init__(self, scopes: Mapping[str, Mapping[str, str]]):
-        self._scopes = {s: dict(kv) for s, kv in scopes.items()}
+    def __init__(self, scopes: Mapping[str, Mapping[str, str] | str]):
+        """``scopes``: name -> key -> value, or name -> why the scope cannot be read (a denied Key Vault)."""
+        self._scopes = {s: kv if isinstance(kv, str) else dict(kv) for s, kv in scopes.items()}
+
+    def _readable(self, scope: str) -> None:
+        if isinstance(self._scopes.get(scope), str):
+            raise SecretAccessDenied(self._scopes[scope])
 
     def get(self, scope: str, key: str) -> str:
+        self._readable(scope)
         if scope not in self._scopes or key not in self._scopes[scope]:
             raise SecretNotFound(f"Secret does not exist with scope: {scope} and key: {key}")
         return self._scopes[scope][key]
@@ -76,6 +86,7 @@ class Secrets:
         return self.get(scope, key).encode("utf-8")
 
     def list(self, scope: str) -> list[dict[str, str]]:
+        self._readable(scope)
         if scope not in self._scopes:
             raise SecretNotFound(f"Scope {scope} does not exist")
         return [{"key": k} for k in sorted(self._scopes[scope])]

@@ -43,10 +43,19 @@ def _deployment(template: dict, parameters: dict[str, Any]) -> dict:
 
 
 def _error_text(error) -> str:
+    """ARM's error in one line, its inner errors (the provider's own code, as AccountNameInvalid) included:
+    ``DeploymentFailed: At least one ... (StorageAccountAlreadyTaken: The storage account named x is ...)``."""
     if error is None:
         return "no error detail"
-    details = "; ".join(f"{d.code}: {d.message}" for d in (error.details or []))
-    return f"{error.code}: {error.message}" + (f" ({details})" if details else "")
+    details = "; ".join(_error_text(d) for d in (getattr(error, "details", None) or []))
+    message = " ".join(str(getattr(error, "message", "") or "").split())
+    return f"{getattr(error, 'code', None) or 'Error'}: {message}" + (f" ({details})" if details else "")
+
+
+def _rejected(what: str, exc) -> TemplateRejected:
+    """An azure-core HttpResponseError as one line with ARM's codes (its message spans several lines)."""
+    error = getattr(exc, "error", None)
+    return TemplateRejected(f"{what}: {_error_text(error) if error is not None else exc.message.splitlines()[0]}")
 
 
 def validate(client, group: str, template: dict, parameters: dict[str, Any]) -> None:
@@ -57,7 +66,7 @@ def validate(client, group: str, template: dict, parameters: dict[str, Any]) -> 
                                                    _deployment(template, parameters))
         result = poller.result()
     except HttpResponseError as exc:
-        raise TemplateRejected(f"ARM validation failed: {exc.message.splitlines()[0]}") from None
+        raise _rejected("ARM validation failed", exc) from None
     if getattr(result, "error", None):
         raise TemplateRejected(f"ARM validation failed: {_error_text(result.error)}")
 
@@ -70,7 +79,7 @@ def what_if(client, group: str, template: dict, parameters: dict[str, Any]) -> l
         result = client.deployments.begin_what_if(group, new_deployment_name("whatif"),
                                                   _deployment(template, parameters)).result()
     except HttpResponseError as exc:
-        raise TemplateRejected(f"ARM what-if failed: {exc.message.splitlines()[0]}") from None
+        raise _rejected("ARM what-if failed", exc) from None
     if result.error:
         raise TemplateRejected(f"ARM what-if failed: {_error_text(result.error)}")
     return [(c.change_type, c.resource_id) for c in result.changes or []]
@@ -97,7 +106,7 @@ def deploy(client, group: str, template: dict, parameters: dict[str, Any], purpo
                 waiting(f"deployment {name}: {poller.status()}")
         result = poller.result()
     except HttpResponseError as exc:
-        raise TemplateRejected(f"deployment {name} failed: {exc.message.splitlines()[0]}") from None
+        raise _rejected(f"deployment {name} failed", exc) from None
     if result.properties.provisioning_state != "Succeeded":
         raise TemplateRejected(f"deployment {name} ended {result.properties.provisioning_state}: "
                                f"{_error_text(result.properties.error)}")

@@ -39,15 +39,10 @@ class Factory:
 
     def objects(self, kind: str) -> dict[str, dict]:
         """name -> properties of every object of a kind (triggers include runtimeState)."""
-        found, url = {}, f"{self.path}/{COLLECTIONS[kind]}"
-        answer = self.rest.call("GET", url, API)
-        while True:
-            for item in answer.get("value", []):
-                found[item["name"]] = item.get("properties") or {}
-            if not answer.get("nextLink"):
-                return found
-            answer = self.rest.call("GET", answer["nextLink"].split(self.rest.target.arm_url, 1)[-1].split("?")[0],
-                                    API)
+        found = {}
+        for item in self.rest.pages(f"{self.path}/{COLLECTIONS[kind]}", API):
+            found[item["name"]] = item.get("properties") or {}
+        return found
 
     def put(self, kind: str, name: str, properties: dict) -> None:
         self.rest.call("PUT", f"{self.path}/{COLLECTIONS[kind]}/{name}", API, {"properties": properties})

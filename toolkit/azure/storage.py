@@ -1,7 +1,11 @@
 """Blob storage: account keys (ARM listKeys) and incremental server-side copies between accounts.
 
 A copy is Copy Blob from a URL signed with a short read-only SAS: the service moves the bytes, none
-pass through this machine. A blob is copied again only when its size or MD5 differs at the source.
+pass through this machine. On ADLS Gen2 (a hierarchical namespace) the Blob API lists each directory as a
+zero-length blob with metadata hdi_isfolder=true, and what Spark or Data Factory wrote usually has no
+Content-MD5. So directories are not copied (a copy creates its parents), and a blob is copied again when
+its size differs, or its MD5 where both ends have one, or else when the source was modified after the
+destination was written (azcopy sync's rule).
 """
 from __future__ import annotations
 
@@ -37,14 +41,27 @@ def plan_copies(source_container, source_prefix: str, destination_container, des
     if destination_container.exists():
         existing = {b.name: b for b in destination_container.list_blobs(name_starts_with=destination_prefix)}
     wanted = []
-    for blob in source_container.list_blobs(name_starts_with=source_prefix):
+    for blob in source_container.list_blobs(name_starts_with=source_prefix, include=["metadata"]):
+        if is_directory(blob):
+            continue
         target = destination_prefix + blob.name[len(source_prefix):]
-        there = existing.get(target)
-        same = there is not None and there.size == blob.size and \
-            bytes(there.content_settings.content_md5 or b"") == bytes(blob.content_settings.content_md5 or b"-")
-        if not same:
+        if not same_content(blob, existing.get(target)):
             wanted.append(BlobCopy(blob.name, target, blob.size))
     return wanted
+
+
+def is_directory(blob) -> bool:
+    return (blob.metadata or {}).get("hdi_isfolder") == "true"
+
+
+def same_content(source, destination) -> bool:
+    """Whether ``destination`` (a listed blob, or None) already holds what ``source`` holds."""
+    if destination is None or destination.size != source.size:
+        return False
+    source_md5, destination_md5 = source.content_settings.content_md5, destination.content_settings.content_md5
+    if source_md5 and destination_md5:
+        return bytes(source_md5) == bytes(destination_md5)
+    return destination.last_modified >= source.last_modified
 
 
 def _sas(blob, key: str, **permissions: bool) -> str:

@@ -2,8 +2,9 @@
 
 Checked: valid JSON; every parameters('x') and variables('x') a template uses is declared,
 and every declared one is used; each parameter file (arm/parameters/<template>.parameters.<env>.json)
-sets only declared parameters, sets every parameter that has no default, and gives no
-secure parameter a literal value (a Key Vault reference instead).
+sets only declared parameters, sets every parameter that has no default (except the resource names the
+release computes and sets itself: toolkit/environments/naming.TEMPLATE_PARAMETERS), and gives no secure
+parameter a literal value (a Key Vault reference instead).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.definitions.findings import Finding, load_json, relative, walk
+from toolkit.environments.naming import TEMPLATE_PARAMETERS
 
 _USES = {"parameters": re.compile(r"parameters\(\s*'([^']+)'\s*\)"),
          "variables": re.compile(r"variables\(\s*'([^']+)'\s*\)")}
@@ -50,14 +52,17 @@ def check_parameter_file(file: str, parameters_doc: dict, template_file: str, te
     given = parameters_doc.get("parameters") or {}
     findings = []
     for name, entry in sorted(given.items()):
-        if name not in declared:
+        if name in TEMPLATE_PARAMETERS:
+            findings.append(Finding(file, f"$.parameters.{name}", f"sets {name!r}, which the release computes "
+                                    "(toolkit/environments/naming.py): a value here would be overwritten"))
+        elif name not in declared:
             findings.append(Finding(file, f"$.parameters.{name}",
                                     f"sets {name!r}, which {template_file} does not declare"))
         elif str(declared[name].get("type", "")).lower() in _SECURE_TYPES and "value" in (entry or {}):
             findings.append(Finding(file, f"$.parameters.{name}.value",
                                     f"secure parameter {name!r} has a literal value: use a Key Vault reference"))
     for name, spec in sorted(declared.items()):
-        if "defaultValue" not in spec and name not in given:
+        if "defaultValue" not in spec and name not in given and name not in TEMPLATE_PARAMETERS:
             findings.append(Finding(file, "$.parameters", f"does not set {name!r}, which {template_file} requires"))
     return findings
 

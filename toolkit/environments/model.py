@@ -166,6 +166,13 @@ class Environment(Strict):
             return self.infrastructure.resource_group.replace("{deployment_id}", deployment_id)
         return self.infrastructure.resource_group
 
+    def resource_names(self, subscription_id: str, deployment_id: str | None) -> dict[str, str]:
+        """The Azure names of this environment's resources (by ARM template parameter), before any call."""
+        from toolkit.environments.naming import resource_names
+
+        return resource_names(self.name, subscription_id, self.resource_group(deployment_id),
+                              deployment_id if self.on_demand else None)
+
 
 def _merge(base: dict, overrides: dict) -> dict:
     merged = copy.deepcopy(base)

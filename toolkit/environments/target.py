@@ -1,9 +1,8 @@
 """Where a stage runs: the sandbox (the default) or Azure (chosen explicitly). Only endpoints and
 credentials differ; every call goes through the same clients and code paths.
 
-Azure: azure-identity's DefaultAzureCredential (service principal or workload identity federation
-from AZURE_* variables in CI, managed identity, or a developer's `az login`) for ARM, Key Vault and
-Storage; the Databricks SDK's unified auth (the same sources) for workspaces.
+Azure: one azure-identity credential (toolkit/azure/credential.py: a refreshing federated assertion in CI,
+managed identity, or a developer's `az login`) for ARM, Key Vault, Storage and the Databricks SDK alike.
 Sandbox: the sandbox's service principal, read from its home, and its TLS trust bundle.
 """
 from __future__ import annotations
@@ -48,21 +47,27 @@ class Target:
         return {**self.client_options(), "verify_challenge_resource": False} if self.is_sandbox else {}
 
     def databricks_config(self, host: str, resource_id: str | None) -> dict[str, Any]:
-        """Arguments of databricks.sdk.WorkspaceClient for a workspace."""
-        if not self.is_sandbox:
-            return {"host": host, "azure_workspace_resource_id": resource_id}
+        """Arguments of databricks.sdk.WorkspaceClient for a workspace, authenticated with this target's one
+        Entra ID credential (never a PAT or whatever DATABRICKS_*/ARM_* variables happen to be set): creating
+        a Key Vault-backed secret scope needs an Entra ID token."""
         from databricks.sdk.credentials_provider import CredentialsStrategy
 
         credential = self.credential
 
-        class SandboxEntra(CredentialsStrategy):
+        class EntraCredential(CredentialsStrategy):
             def auth_type(self) -> str:
-                return "sandbox-entra"
+                return "azure-identity"
 
             def __call__(self, cfg):
-                return lambda: {"Authorization": f"Bearer {credential.get_token(DATABRICKS_SCOPE).token}"}
+                def headers() -> dict[str, str]:
+                    found = {"Authorization": f"Bearer {credential.get_token(DATABRICKS_SCOPE).token}"}
+                    if resource_id:  # lets a service principal with a role on the workspace in (added as admin)
+                        found["X-Databricks-Azure-Workspace-Resource-Id"] = resource_id
+                        found["X-Databricks-Azure-SP-Management-Token"] = credential.get_token(ARM_SCOPE).token
+                    return found
+                return headers
 
-        return {"host": host, "credentials_strategy": SandboxEntra()}
+        return {"host": host, "credentials_strategy": EntraCredential()}
 
 
 def sandbox_target(home: Path) -> Target:
@@ -85,6 +90,6 @@ def azure_target(subscription_id: str | None) -> Target:
     if not subscription_id:
         raise TargetError("the Azure target needs a subscription id: set [azure] subscription_id in the environment "
                           "file (for example \"${AZURE_SUBSCRIPTION_ID}\")")
-    from azure.identity import DefaultAzureCredential
+    from toolkit.azure.credential import azure_credential
 
-    return Target("azure", subscription_id, "https://management.azure.com", DefaultAzureCredential())
+    return Target("azure", subscription_id, "https://management.azure.com", azure_credential())

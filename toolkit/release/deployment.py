@@ -52,6 +52,11 @@ class Deployment:
     def resource_group(self) -> str:
         return self.environment.resource_group(self.options.deployment_id)
 
+    @cached_property
+    def resource_names(self) -> dict[str, str]:
+        """The names of the environment's Azure resources, by ARM template parameter (known before any call)."""
+        return self.environment.resource_names(self.target.subscription_id, self.options.deployment_id)
+
     @property
     def release_root(self) -> str:
         """Where this version's notebooks and libraries go: its own folder, or the slot's."""

@@ -88,13 +88,16 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
     if options.dry_run:  # reads only: no lock
         run_steps(report, steps, deployment, True, say)
     else:
-        # The infrastructure step runs first and unlocked: an environment's first deployment creates the
-        # storage its lock lives in (ARM deployments are idempotent and serialized by ARM itself).
-        run_steps(report, steps[:1], deployment, False, say)
+        # The lock lives in the environment's lake. An environment that has one is locked before the
+        # infrastructure step: a redeploy carries the factory's live pointer into the template, and a swap
+        # between that read and the deployment would be undone. Only a first deployment, which creates the
+        # lake, runs its infrastructure step unlocked (ARM serializes deployments itself).
+        first = [] if _has_lake(deployment) else steps[:1]
+        run_steps(report, first, deployment, False, say)
         if report.outcome == "succeeded":
             try:
                 with deployment.locked(stage):
-                    run_steps(report, steps[1:], deployment, False, say)
+                    run_steps(report, steps[len(first):], deployment, False, say)
                     if report.changed or report.outcome != "succeeded":
                         record_deploy(deployment, report, say, forced)
             except LockHeld as exc:
@@ -103,6 +106,19 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
     report.slot = deployment.slot
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _has_lake(deployment: Deployment) -> bool:
+    """Whether the environment's last deployment left a lake (then its outputs are known from here on)."""
+    from toolkit.azure import arm
+
+    group = deployment.resource_group
+    outputs = arm.latest_outputs(deployment.arm, group, deployment.environment.name) \
+        if arm.group_exists(deployment.arm, group) else None
+    if not outputs or "storageAccountName" not in outputs:
+        return False
+    deployment.outputs.update(outputs)
+    return True
 
 
 def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None],
@@ -122,18 +138,29 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
 
 def qa_down(environments: Path, target: Target, deployment_id: str, dry_run: bool,
             say: Callable[[str], None]) -> bool:
-    """Delete an on-demand QA environment (its resource group); False when there was none."""
-    from toolkit.azure import arm
+    """Delete an on-demand QA environment: its resource group, then the soft-deleted vault the deletion leaves
+    (it would keep the vault's name, and so this deployment id, from being deployed again until purged).
+    False when there was nothing to remove. A teardown killed half way is finished by running it again."""
+    from toolkit.azure import arm, names
+    from toolkit.azure.rest import ArmRest
 
     environment = load_environment(environments, "qa", target.name)
     group = environment.resource_group(deployment_id)
-    client = arm.resource_client(target)
-    if not arm.group_exists(client, group):
+    client, rest = arm.resource_client(target), ArmRest(target)
+    exists = arm.group_exists(client, group)
+    deleted_vaults = [] if exists else names.deleted_vaults_of_group(rest, group)
+    if not exists and not deleted_vaults:
         say(f"resource group {group} does not exist: nothing to remove")
         return False
     if dry_run:
-        say(f"would delete resource group {group} and everything in it")
+        say(f"would delete resource group {group} and everything in it, then purge its soft-deleted vault"
+            if exists else f"would purge the soft-deleted vaults of {group}: "
+            f"{', '.join(v['name'] for v in deleted_vaults)}")
         return True
-    arm.delete_group(client, group, say)
-    say(f"deleted resource group {group}")
+    if exists:
+        arm.delete_group(client, group, say)
+        say(f"deleted resource group {group}")
+        deleted_vaults = names.deleted_vaults_of_group(rest, group)
+    for vault in deleted_vaults:
+        names.purge_deleted_vault(rest, vault, say)
     return True

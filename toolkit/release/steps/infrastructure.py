@@ -1,19 +1,67 @@
-"""Step 1: the environment's Azure resources from the bundle's ARM template: validate, what-if (the
-plan), deploy under a unique name only when what-if shows a change; its outputs feed later steps."""
+"""Step 1: the environment's Azure resources from the bundle's ARM template.
+
+The plan first computes every resource name (toolkit/environments/naming.py) and checks it against Azure's
+rules, then asks the providers whether each name can be had (toolkit/azure/names.py), then validates and
+previews the deployment with what-if. A deployment runs under a unique name only when what-if shows a change.
+
+An ARM PUT replaces a resource with what the template says. What later steps add to two resources would be
+lost on a redeploy, so the template declares it from what is live, read here first:
+- the factory's global parameters (the blue/green pointer among them: Azure-DataFactory issue 690);
+- the vault's access policies beyond the admin's (AzureDatabricks', added with the Key Vault-backed scope).
+After a deployment both are read back and restored if anything still dropped them.
+"""
 from __future__ import annotations
 
-from toolkit.azure import arm
+from toolkit.azure import arm, names
+from toolkit.azure.datafactory import API as FACTORY_API, Factory
+from toolkit.environments.naming import name_problems
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
+
+KEYVAULT_API = names.KEYVAULT_API
 
 
 def template_parameters(d: Deployment) -> dict:
     infrastructure = d.environment.infrastructure
     parameters = {k: v["value"] for k, v in d.bundle_json(infrastructure.parameters_file)["parameters"].items()}
     parameters.update(infrastructure.parameters)
-    if d.environment.on_demand:
-        parameters["deploymentId"] = d.options.deployment_id
+    parameters.update(d.resource_names)
     return parameters
+
+
+def live_state(d: Deployment, parameters: dict) -> dict:
+    """What later steps added to the factory and the vault, as template parameters (empty where the resource
+    does not exist yet)."""
+    group = d.resource_group
+    factory = d.rest.call("GET", Factory(d.rest, group, parameters["dataFactoryName"]).path, FACTORY_API,
+                          not_found_ok=True)
+    vault = d.rest.call("GET", _vault_path(d, parameters["keyVaultName"]), KEYVAULT_API, not_found_ok=True)
+    admin = parameters.get("keyVaultAdminObjectId")
+    policies = [p for p in ((vault or {}).get("properties") or {}).get("accessPolicies") or []
+                if p.get("objectId") != admin]
+    return {"factoryGlobalParameters": ((factory or {}).get("properties") or {}).get("globalParameters") or {},
+            "keyVaultAccessPolicies": policies}
+
+
+def _vault_path(d: Deployment, vault: str) -> str:
+    return f"{d.rest.group_path(d.resource_group)}/providers/Microsoft.KeyVault/vaults/{vault}"
+
+
+def restore_live_state(d: Deployment, parameters: dict) -> list[str]:
+    """Read back what the deployment was told to keep; put back whatever it lost. What was restored, said."""
+    restored = []
+    now = live_state(d, parameters)
+    wanted_globals = parameters["factoryGlobalParameters"]
+    if wanted_globals and now["factoryGlobalParameters"] != wanted_globals:
+        Factory(d.rest, d.resource_group, parameters["dataFactoryName"]).set_global_parameters(wanted_globals)
+        restored.append(f"global parameters of factory {parameters['dataFactoryName']}")
+    have = {p.get("objectId") for p in now["keyVaultAccessPolicies"]}
+    lost = [p for p in parameters["keyVaultAccessPolicies"] if p.get("objectId") not in have]
+    if lost:
+        d.rest.call("PUT", f"{_vault_path(d, parameters['keyVaultName'])}/accessPolicies/add", KEYVAULT_API,
+                    {"properties": {"accessPolicies": lost}})
+        restored.append(f"{len(lost)} access policies of vault {parameters['keyVaultName']}")
+    return restored
 
 
 class Infrastructure:
@@ -21,18 +69,30 @@ class Infrastructure:
 
     def plan(self, d: Deployment) -> Plan:
         environment, group = d.environment, d.resource_group
+        problems = name_problems(d.resource_names, group)
+        if problems:  # before any call
+            raise StepFailed("; ".join(problems))
         plan = Plan()
         exists = arm.group_exists(d.arm, group)
         if not (environment.infrastructure.deploy == "always" or d.options.infrastructure):
             return self._existing(d, plan, exists)
         template = d.bundle_json(environment.infrastructure.template)
         parameters = template_parameters(d)
+        location = environment.infrastructure.location
+        check = names.check_names(d.rest, group, location, d.resource_names, environment.on_demand)
+        if check.refusals:
+            raise StepFailed("; ".join(check.refusals))
+        for vault in check.purges:
+            plan.add("purge", f"soft-deleted vault {vault['name']}", "a teardown of this environment left it; "
+                     "its name is needed again")
         outputs = None
         if not exists:
-            plan.add("create", f"resource group {group}", environment.infrastructure.location)
+            parameters.update(factoryGlobalParameters={}, keyVaultAccessPolicies=[])
+            plan.add("create", f"resource group {group}", location)
             plan.add("deploy", environment.infrastructure.template,
                      f"{len(template.get('resources', []))} resources, all new")
         else:
+            parameters.update(live_state(d, parameters))
             try:
                 arm.validate(d.arm, group, template, parameters)
                 changes = arm.what_if(d.arm, group, template, parameters)
@@ -50,15 +110,18 @@ class Infrastructure:
             return plan
 
         def apply() -> None:
+            for vault in check.purges:
+                names.purge_deleted_vault(d.rest, vault, d.say)
             if not exists:
-                arm.ensure_group(d.arm, group, environment.infrastructure.location,
-                                 {"project": "parking-sensors", "environment": environment.name})
+                arm.ensure_group(d.arm, group, location, {"project": "parking-sensors", "environment": environment.name})
             try:
                 if not exists:
                     arm.validate(d.arm, group, template, parameters)
                 d.outputs.update(arm.deploy(d.arm, group, template, parameters, environment.name, d.say))
             except arm.TemplateRejected as exc:
                 raise StepFailed(str(exc)) from None
+            for what in restore_live_state(d, parameters):
+                d.say(f"restored {what}, which the deployment dropped")
         plan.apply = apply
         return plan
 
