@@ -233,9 +233,11 @@ class Deployments:
                 deployment["properties"].update(provisioningState="Succeeded", outputs=outputs, timestamp=_now(),
                                                 outputResources=[{"id": r["id"]} for r in created])
                 data["operations"][deployment["operation"]] = {"status": "Succeeded"}
-        except (TemplateError, ApiError) as error:
+        except (TemplateError, ApiError, Exception) as error:  # whatever fails, the deployment ends (Failed)
             if isinstance(error, TemplateError):
                 failure = {"code": "InvalidTemplate", "message": str(error)}
+            elif not isinstance(error, ApiError):
+                failure = {"code": "InternalServerError", "message": f"{type(error).__name__}: {error}"}
             else:  # as ARM reports a resource's failure: an outer DeploymentFailed, the provider's error inside
                 failure = {"code": "DeploymentFailed", "message": DEPLOYMENT_FAILED,
                            "details": [{"code": error.code, "message": error.message}]}

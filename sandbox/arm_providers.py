@@ -103,6 +103,16 @@ def _availability(kind: str, name: str, data: dict) -> dict:
     return {"nameAvailable": True}
 
 
+def recover_vault(data: dict, resource_id: str, name: str) -> dict:
+    """``createMode: recover``: the deleted vault comes back (with its secrets) as it was."""
+    entry = deleted_vault(data, name)
+    if entry is None or entry["properties"]["vaultId"].lower() != resource_id.lower():
+        raise ApiError(404, "ResourceNotFound", f"No deleted vault named {name} was found to recover into "
+                       f"{resource_id}.")
+    del data["deletedVaults"][name.lower()]
+    return entry["record"]
+
+
 class Providers:
     """Mixin of the ARM service. Expects ``self.state`` and ``self.sandbox``."""
 
@@ -155,12 +165,3 @@ class Providers:
     def deleted_vault_purge_result(self, request: Request, subscription: str, location: str,
                                    operation: str) -> Response:
         return Response(status=200)  # purges complete at once in the sandbox
-
-    def recover_vault(self, data: dict, resource_id: str, name: str) -> dict:
-        """``createMode: recover``: the deleted vault comes back (with its secrets) as it was."""
-        entry = deleted_vault(data, name)
-        if entry is None or entry["properties"]["vaultId"].lower() != resource_id.lower():
-            raise ApiError(404, "ResourceNotFound", f"No deleted vault named {name} was found to recover into "
-                           f"{resource_id}.")
-        del data["deletedVaults"][name.lower()]
-        return entry["record"]

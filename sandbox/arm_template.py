@@ -60,6 +60,8 @@ class TemplateContext(FunctionLanguage):
                 raise TemplateError(f"$.parameters.{name}: {value!r} is not one of {spec['allowedValues']}")
             if "maxLength" in spec and len(value) > spec["maxLength"]:
                 raise TemplateError(f"$.parameters.{name}: longer than maxLength {spec['maxLength']}")
+            if "minLength" in spec and len(value) < spec["minLength"]:
+                raise TemplateError(f"$.parameters.{name}: shorter than minLength {spec['minLength']}")
             bound[name] = value
         return bound
 

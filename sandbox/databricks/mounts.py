@@ -117,7 +117,7 @@ def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool 
     local_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
     local_dirs = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
     for relative in sorted(local_dirs - set(remote)):
-        container.upload_blob(prefix + relative, b"", metadata={FOLDER: "true"}, overwrite=True)
+        container.get_blob_client(prefix + relative).commit_block_list([], metadata={FOLDER: "true"})
     for relative, path in local_files.items():
         blob = remote.get(relative)
         if blob is not None and not is_directory(blob) and _unchanged(path, blob):

@@ -9,6 +9,7 @@ from azure.storage.blob import BlobServiceClient
 
 from sandbox.connection import SandboxConnection
 from sandbox.lifecycle import STORAGE_ACCOUNTS, SandboxError, _alive, down, reset, status, up
+from tests.template_parameters import template_parameters
 from toolkit.paths import REPO_ROOT
 
 
@@ -98,8 +99,6 @@ def test_status_never_shows_a_key(home):
 
 
 def test_an_arm_deployment_creates_a_real_storage_account_on_the_sandbox(home):
-    import json
-
     from azure.mgmt.resource import ResourceManagementClient
 
     up(home, REPO_ROOT)
@@ -110,7 +109,7 @@ def test_an_arm_deployment_creates_a_real_storage_account_on_the_sandbox(home):
                                    connection_verify=connection.trust_bundle, polling_interval=0.2)
     arm.resource_groups.create_or_update("rg-qa", {"location": "australiaeast"})
     template = json.loads((REPO_ROOT / "arm" / "azuredeploy.json").read_text())
-    parameters = json.loads((REPO_ROOT / "arm/parameters/azuredeploy.parameters.qa.json").read_text())["parameters"]
+    parameters = template_parameters("qa", "00000000-0000-0000-0000-00000000beef", "rg-qa", "t1")
     deployed = arm.deployments.begin_create_or_update("rg-qa", "infra", {"properties": {
         "mode": "Incremental", "template": template, "parameters": parameters}}).result()
     account = deployed.properties.outputs["storageAccountName"]["value"]

@@ -102,7 +102,7 @@ def test_arm_parameters_declared_used_and_provided(repo):
           lambda d: d["parameters"].pop("keyVaultAdminObjectId"))
     messages = _messages(repo)
     assert "arm/azuredeploy.json: $.parameters.unused: parameter 'unused' is declared but never used" in messages
-    assert "arm/azuredeploy.json: $.resources[4].sku.name: uses parameter 'databricksSku', which is not " \
+    assert "arm/azuredeploy.json: $.resources[5].sku.name: uses parameter 'databricksSku', which is not " \
            "declared" in messages
     assert "arm/parameters/azuredeploy.parameters.qa.json: $.parameters.databricksSku: sets 'databricksSku', " \
            "which arm/azuredeploy.json does not declare" in messages
