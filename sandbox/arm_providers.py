@@ -95,7 +95,8 @@ def soft_delete_vault(data: dict, record: dict) -> None:
 def _availability(kind: str, name: str, data: dict) -> dict:
     rule = azure_rules.rule_for(kind)
     if rule.problem(name) is not None:
-        return {"nameAvailable": False, "reason": "AccountNameInvalid", "message": rule.invalid_message.format(name=name)}
+        return {"nameAvailable": False, "reason": "AccountNameInvalid",
+                "message": rule.invalid_message.format(name=name)}
     if owners(data, kind, name) or (kind == VAULT and deleted_vault(data, name)):
         message = (f"The storage account named {name} is already taken." if kind == STORAGE else
                    azure_rules.name_taken(kind, name, False).message)

@@ -1,6 +1,7 @@
 """Jobs and runs. A notebook task runs, for real, the notebook stored in the workspace on its
 cluster's process (see cluster_process); the run ends TERMINATED with SUCCESS or FAILED, the
-error, and the notebook's exit value as its output."""
+error, and the notebook's exit value as its output, or INTERNAL_ERROR with no result when its
+cluster never came up or the sandbox itself failed it (RunLifeCycleState, databricks-sdk)."""
 from __future__ import annotations
 
 import threading
@@ -32,6 +33,16 @@ CLUSTER_WAIT_S = 120
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+INTERNAL_ERROR = "INTERNAL_ERROR"  # a life-cycle state: the run ended without a result (RunLifeCycleState)
+
+
+def _end_state(result: str, message: str) -> dict:
+    """How a run or task ends: TERMINATED with a result state, or INTERNAL_ERROR without one."""
+    if result == INTERNAL_ERROR:
+        return {"life_cycle_state": INTERNAL_ERROR, "state_message": message}
+    return {"life_cycle_state": "TERMINATED", "result_state": result, "state_message": message}
 
 
 class Jobs:
@@ -145,8 +156,8 @@ class Jobs:
 
     def _run_task(self, run_id: int, index: int, task: dict, overrides: dict) -> tuple[str, dict]:
         problem = self._wait_for_cluster(task["existing_cluster_id"])
-        if problem:
-            return "FAILED", {"error": problem}
+        if problem:  # the run never started: Databricks ends it in INTERNAL_ERROR, with no result state
+            return INTERNAL_ERROR, {"error": problem}
         notebook = self.home / "runs" / str(run_id) / f"{task['task_key']}.py"
         notebook.parent.mkdir(parents=True, exist_ok=True)
         notebook.write_bytes(self.notebook_source(task["notebook_task"]["notebook_path"]))
@@ -179,11 +190,10 @@ class Jobs:
             try:
                 task_result, output = self._run_task(run_id, index, task, run["overrides"])
             except Exception as error:  # the sandbox itself failed: an internal error, as Databricks reports
-                task_result, output = "FAILED", {"error": f"{type(error).__name__}: {error}"}
+                task_result, output = INTERNAL_ERROR, {"error": f"{type(error).__name__}: {error}"}
 
             def finished(r, i=index, task_result=task_result, output=output):
-                r["tasks"][i]["state"] = {"life_cycle_state": "TERMINATED", "result_state": task_result,
-                                          "state_message": output.get("error", "")}
+                r["tasks"][i]["state"] = _end_state(task_result, output.get("error", ""))
                 r["tasks"][i]["end_time"] = _now_ms()
                 r["tasks"][i]["output"] = output
             self._update_run(run_id, finished)
@@ -192,7 +202,7 @@ class Jobs:
                 break
 
         def done(r):
-            r["state"] = {"life_cycle_state": "TERMINATED", "result_state": result, "state_message": message}
+            r["state"] = _end_state(result, message)
             r["end_time"] = _now_ms()
         self._update_run(run_id, done)
 

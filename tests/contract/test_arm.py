@@ -40,7 +40,8 @@ def test_validate_what_if_deploy_and_outputs(arm, sandbox, credential):
     deployed = arm.deployments.begin_create_or_update(GROUP, "infra-1", _deployment()).result()
     assert deployed.properties.provisioning_state == "Succeeded"
     outputs = {k: v["value"] for k, v in deployed.properties.outputs.items()}
-    assert outputs["dataFactoryName"] == template_parameters("qa", SUBSCRIPTION, GROUP, "b42")["dataFactoryName"]["value"]
+    names = template_parameters("qa", SUBSCRIPTION, GROUP, "b42")
+    assert outputs["dataFactoryName"] == names["dataFactoryName"]["value"]
     assert outputs["keyVaultUri"].startswith("https://127.0.0.1:")
     assert outputs["databricksWorkspaceUrl"].startswith("https://127.0.0.1:")
     assert outputs["storageAccountName"].startswith("stqab42")

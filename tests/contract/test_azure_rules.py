@@ -145,8 +145,8 @@ def test_a_deleted_vault_keeps_its_name_until_purged_or_recovered(sandbox, crede
     arm.resource_groups.begin_delete(group).result()
 
     deleted = [v for v in keyvault.vaults.list_deleted() if v.name == vault]
-    assert len(deleted) == 1 and deleted[0].properties.vault_id.lower().endswith(f"/{group}/providers/"
-                                                                                f"microsoft.keyvault/vaults/{vault}")
+    assert len(deleted) == 1
+    assert deleted[0].properties.vault_id.lower().endswith(f"/{group}/providers/microsoft.keyvault/vaults/{vault}")
     assert keyvault.vaults.get_deleted(vault, "australiaeast").properties.scheduled_purge_date
     assert not keyvault.vaults.check_name_availability({"name": vault, "type": "Microsoft.KeyVault/vaults"}
                                                        ).name_available

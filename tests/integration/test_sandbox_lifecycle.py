@@ -99,6 +99,8 @@ def test_status_never_shows_a_key(home):
 
 
 def test_an_arm_deployment_creates_a_real_storage_account_on_the_sandbox(home):
+    import json
+
     from azure.mgmt.resource import ResourceManagementClient
 
     up(home, REPO_ROOT)

@@ -193,8 +193,8 @@ def open_store(config, repo: Path) -> ArtifactStore:
         service = BlobServiceClient(config.account_url, credential=secret_from_environment(
             config.sas_token_env, "SAS token"))
     else:
-        from azure.identity import DefaultAzureCredential
+        from toolkit.azure.credential import azure_credential
 
-        service = BlobServiceClient(config.account_url, credential=DefaultAzureCredential())
+        service = BlobServiceClient(config.account_url, credential=azure_credential())
     container = service.get_container_client(config.container)
     return BlobStore(container)

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from toolkit.azure.errors import error_text
 from toolkit.environments.target import Target
 
 DEPLOYMENT_PREFIX = "parking-"
@@ -42,20 +43,10 @@ def _deployment(template: dict, parameters: dict[str, Any]) -> dict:
                            "parameters": {k: {"value": v} for k, v in parameters.items()}}}
 
 
-def _error_text(error) -> str:
-    """ARM's error in one line, its inner errors (the provider's own code, as AccountNameInvalid) included:
-    ``DeploymentFailed: At least one ... (StorageAccountAlreadyTaken: The storage account named x is ...)``."""
-    if error is None:
-        return "no error detail"
-    details = "; ".join(_error_text(d) for d in (getattr(error, "details", None) or []))
-    message = " ".join(str(getattr(error, "message", "") or "").split())
-    return f"{getattr(error, 'code', None) or 'Error'}: {message}" + (f" ({details})" if details else "")
-
-
 def _rejected(what: str, exc) -> TemplateRejected:
     """An azure-core HttpResponseError as one line with ARM's codes (its message spans several lines)."""
     error = getattr(exc, "error", None)
-    return TemplateRejected(f"{what}: {_error_text(error) if error is not None else exc.message.splitlines()[0]}")
+    return TemplateRejected(f"{what}: {error_text(error) if error is not None else exc.message.splitlines()[0]}")
 
 
 def validate(client, group: str, template: dict, parameters: dict[str, Any]) -> None:
@@ -68,7 +59,7 @@ def validate(client, group: str, template: dict, parameters: dict[str, Any]) -> 
     except HttpResponseError as exc:
         raise _rejected("ARM validation failed", exc) from None
     if getattr(result, "error", None):
-        raise TemplateRejected(f"ARM validation failed: {_error_text(result.error)}")
+        raise TemplateRejected(f"ARM validation failed: {error_text(result.error)}")
 
 
 def what_if(client, group: str, template: dict, parameters: dict[str, Any]) -> list[tuple[str, str]]:
@@ -81,7 +72,7 @@ def what_if(client, group: str, template: dict, parameters: dict[str, Any]) -> l
     except HttpResponseError as exc:
         raise _rejected("ARM what-if failed", exc) from None
     if result.error:
-        raise TemplateRejected(f"ARM what-if failed: {_error_text(result.error)}")
+        raise TemplateRejected(f"ARM what-if failed: {error_text(result.error)}")
     return [(c.change_type, c.resource_id) for c in result.changes or []]
 
 
@@ -109,7 +100,7 @@ def deploy(client, group: str, template: dict, parameters: dict[str, Any], purpo
         raise _rejected(f"deployment {name} failed", exc) from None
     if result.properties.provisioning_state != "Succeeded":
         raise TemplateRejected(f"deployment {name} ended {result.properties.provisioning_state}: "
-                               f"{_error_text(result.properties.error)}")
+                               f"{error_text(result.properties.error)}")
     return {k: v.get("value") for k, v in (result.properties.outputs or {}).items()}
 
 

@@ -29,7 +29,8 @@ def github_id_token(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def azure_credential(environ: Mapping[str, str] = os.environ) -> Any:
-    if environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") and environ.get("AZURE_CLIENT_ID") and environ.get("AZURE_TENANT_ID"):
+    github = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+    if all(environ.get(name) for name in github):
         from azure.identity import ClientAssertionCredential
 
         return ClientAssertionCredential(environ["AZURE_TENANT_ID"], environ["AZURE_CLIENT_ID"],

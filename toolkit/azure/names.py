@@ -74,10 +74,11 @@ def check_names(rest: ArmRest, group: str, location: str, names: dict[str, str],
         if mine and on_demand:
             check.purges.append(deleted)
         elif mine:
+            when = deleted["properties"]
             check.refusals.append(
-                f"vault {name} of this environment is soft-deleted (deleted {deleted['properties'].get('deletionDate')},"
-                f" purged for good on {deleted['properties'].get('scheduledPurgeDate')}): recover it with its secrets "
-                f"(az keyvault recover --name {name}) and deploy again, or purge it (az keyvault purge --name {name})")
+                f"vault {name} of this environment is soft-deleted (deleted {when.get('deletionDate')}, purged for "
+                f"good on {when.get('scheduledPurgeDate')}): recover it with its secrets (az keyvault recover --name "
+                f"{name}) and deploy again, or purge it (az keyvault purge --name {name})")
         else:
             check.refusals.append(f"{kind} name {name} cannot be had: {answer.get('reason')}: "
                                   f"{answer.get('message', '').strip()}")

@@ -67,7 +67,9 @@ class Target:
                     return found
                 return headers
 
-        return {"host": host, "credentials_strategy": EntraCredential()}
+        # auth_type names the one method: the SDK still reads DATABRICKS_TOKEN, ARM_* and the like from the
+        # environment, and would otherwise refuse "more than one authorization method configured".
+        return {"host": host, "credentials_strategy": EntraCredential(), "auth_type": "azure-identity"}
 
 
 def sandbox_target(home: Path) -> Target:

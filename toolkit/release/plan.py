@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from toolkit.release.errors import explain_error
+from toolkit.release.errors import explain_error, full_text
 
 
 class StepFailed(RuntimeError):
@@ -62,6 +62,7 @@ class StageReport:
     steps: list[StepReport] = field(default_factory=list)
     outcome: str = "succeeded"
     error: str | None = None
+    error_detail: str | None = None  # the failure's whole text (inner details), for --json and the ledger
     seconds: float = 0.0
     slot: str | None = None  # blue/green: the slot this stage wrote
 
@@ -88,7 +89,7 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
             _fail(report, step.name, str(exc), step_started, say)
             break
         except Exception as exc:  # a call failed: one line naming the cause, then stop
-            _fail(report, step.name, f"while planning: {explain_error(exc)}", step_started, say)
+            _fail(report, step.name, f"while planning: {explain_error(exc)}", step_started, say, detail=exc)
             break
         for note in plan.notes:
             say(f"[{step.name}] note: {note}")
@@ -104,7 +105,8 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
                 _fail(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
                 break
             except Exception as exc:
-                _fail(report, step.name, explain_error(exc), step_started, say, [str(c) for c in plan.changes])
+                _fail(report, step.name, explain_error(exc), step_started, say, [str(c) for c in plan.changes],
+                      detail=exc)
                 break
         if status == "changed":
             deployment.changed_steps.append(step.name)
@@ -115,8 +117,10 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
     return report
 
 
-def _fail(report: StageReport, step: str, message: str, started: float, say, changes=None) -> None:
+def _fail(report: StageReport, step: str, message: str, started: float, say, changes=None,
+          detail: BaseException | None = None) -> None:
     report.steps.append(StepReport(step, "failed", changes or [], [], round(time.monotonic() - started, 2),
                                    message))
     report.outcome, report.error = "failed", f"{step}: {message}"
+    report.error_detail = full_text(detail) if detail is not None else report.error
     say(f"[{step}] FAILED: {message}")

@@ -131,6 +131,7 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
     try:
         deployment.record("deploy", report.outcome, stage=report.stage, target=report.target,
                           changed=[s.step for s in report.steps if s.status == "changed"], error=report.error,
+                          error_detail=report.error_detail if report.error_detail != report.error else None,
                           forced=forced or None)
     except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
         say(f"could not record the deploy in the ledger: {explain_error(exc)}")

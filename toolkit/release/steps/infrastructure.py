@@ -113,7 +113,8 @@ class Infrastructure:
             for vault in check.purges:
                 names.purge_deleted_vault(d.rest, vault, d.say)
             if not exists:
-                arm.ensure_group(d.arm, group, location, {"project": "parking-sensors", "environment": environment.name})
+                arm.ensure_group(d.arm, group, location,
+                                 {"project": "parking-sensors", "environment": environment.name})
             try:
                 if not exists:
                     arm.validate(d.arm, group, template, parameters)
