@@ -28,6 +28,8 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments, arm_prov
         *arm_deployments.rules(RG),
         *arm_providers.rules(),
         Rule(f"{RG}/providers/<namespace>/<kind>/<name>", endpoint="resource_get", methods=["GET"]),
+        Rule(f"{RG}/providers/Microsoft.KeyVault/vaults/<name>/accessPolicies/<operation>",
+             endpoint="vault_access_policies", methods=["PUT"]),
     ])
 
     def __init__(self, state: JsonState, authority, faults, sandbox):
@@ -89,6 +91,22 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments, arm_prov
             raise ApiError(404, "ResourceNotFound", f"The Resource '{namespace}/{kind}/{name}' under resource group "
                            f"'{group}' was not found.")
         return json_response(record)
+
+    def vault_access_policies(self, request: Request, subscription: str, rg_word: str, group: str, name: str,
+                              operation: str) -> Response:
+        """Vaults_UpdateAccessPolicy: add, replace or remove policies without a PUT of the whole vault."""
+        body = request.get_json(silent=True) or {}
+        given = (body.get("properties") or {}).get("accessPolicies")
+        if not isinstance(given, list):
+            raise ApiError(400, "BadRequest", "properties.accessPolicies is required")
+        with self.state.update() as data:
+            self.group(data, subscription, group)
+            vault = self.vault_record(data, subscription, group, name)
+            vault["properties"]["accessPolicies"] = arm_deployments.update_access_policies(
+                vault["properties"].get("accessPolicies") or [], given, operation)
+        return json_response({"id": f"{vault['id']}/accessPolicies/{operation}", "type":
+                              "Microsoft.KeyVault/vaults/accessPolicies",
+                              "properties": {"accessPolicies": vault["properties"]["accessPolicies"]}})
 
     def rg_delete(self, request: Request, subscription: str, rg_word: str, group: str) -> Response:
         with self.state.update() as data:

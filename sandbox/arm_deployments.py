@@ -167,11 +167,7 @@ class Deployments:
                                                   "dfs": f"https://{name}.dfs.core.windows.net/"}
         elif kind == "Microsoft.KeyVault/vaults/accessPolicies":
             vault_name, operation = name.split("/")
-            vault = data["resources"].get(resource_id(subscription, group, "Microsoft.KeyVault/vaults",
-                                                      vault_name).lower())
-            if vault is None:
-                raise ApiError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault_name}' under "
-                               f"resource group '{group}' was not found.")
+            vault = self.vault_record(data, subscription, group, vault_name)
             vault["properties"]["accessPolicies"] = update_access_policies(
                 vault["properties"].get("accessPolicies") or [], properties.get("accessPolicies") or [], operation)
         elif kind == "Microsoft.Storage/storageAccounts/blobServices/containers" and self.sandbox.storage:
@@ -193,6 +189,15 @@ class Deployments:
             client.create_container()
         except ResourceExistsError:
             pass
+
+    @staticmethod
+    def vault_record(data: dict, subscription: str, group: str, name: str) -> dict:
+        vault = data.get("resources", {}).get(resource_id(subscription, group, "Microsoft.KeyVault/vaults",
+                                                          name).lower())
+        if vault is None:
+            raise ApiError(404, "ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{name}' under "
+                           f"resource group '{group}' was not found.")
+        return vault
 
     def delete_account_data(self, account: str) -> None:
         """A storage account deleted with its resource group takes its data with it (its key stays: Azurite

@@ -247,3 +247,13 @@ def test_a_key_vault_backed_scope_needs_an_entra_token_and_gives_azure_databrick
     with pytest.raises(ApiError) as denied:
         sandbox.vault_secrets(vault_id, databricks)
     assert denied.value.code == "PERMISSION_DENIED"
+
+    # Vaults_UpdateAccessPolicy puts it back without a PUT of the whole vault (what the release restores with).
+    from azure.mgmt.keyvault.models import (AccessPolicyEntry, Permissions, VaultAccessPolicyParameters,
+                                            VaultAccessPolicyProperties)
+
+    policy = AccessPolicyEntry(tenant_id=sandbox.authority.tenant_id, object_id=databricks,
+                               permissions=Permissions(secrets=["get", "list"]))
+    keyvault.vaults.update_access_policy(group, outputs["keyVaultName"], "add", VaultAccessPolicyParameters(
+        properties=VaultAccessPolicyProperties(access_policies=[policy])))
+    assert sandbox.vault_secrets(vault_id, databricks) == {}

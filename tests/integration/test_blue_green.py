@@ -9,6 +9,7 @@ import pytest
 from tests.integration.release_helpers import requests_made, reset_requests, stage
 from toolkit.artifacts.config import load_store_config
 from toolkit.artifacts.publish import publish
+from toolkit.azure import arm
 from toolkit.artifacts.stores import open_store
 from toolkit.azure.datafactory import Factory
 from toolkit.build.application import build_application
@@ -139,6 +140,42 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
                      ("smoke-test", v2, slot_2, "passed"), ("deploy", v2, slot_2, "succeeded"),
                      ("swap", v2, slot_2, "succeeded"), ("swap", v1, slot_1, "succeeded")]
     assert all(r["who"] and r["bundle_digest"] for r in records[-7:])
+
+
+def test_an_infrastructure_redeploy_after_a_swap_keeps_production_on_its_live_slot(blue_green, versions):
+    """An ARM PUT replaces the factory (its global parameters: the pointer) and the vault (its access policies:
+    AzureDatabricks' and Data Factory's). deploy-prod --infra declares what is live in the template, and
+    production goes on running its live slot: its pipeline runs there, reading its secrets."""
+    import json
+
+    from sandbox.server import Identity
+
+    home, _ = blue_green
+    store, by_number = versions
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    pointer_before = factory.global_parameters()
+    assert pointer_before["notebookRoot"]["value"].startswith("/parking-sensors/slots/")
+    running_before = _ingest(home)
+
+    # Drift (the workspace's SKU changed by hand) that makes what-if show a change: the whole template is deployed.
+    drift = json.loads((REPO_ROOT / "arm" / "azuredeploy.json").read_text())
+    drift["resources"] = [r for r in drift["resources"] if r["type"] == "Microsoft.Databricks/workspaces"]
+    drift["outputs"] = {}
+    names = d.environment.resource_names(d.target.subscription_id, None)
+    drift_parameters = {"environment": "prod", "keyVaultAdminObjectId": "x", "databricksSku": "standard", **names}
+    arm.deploy(d.arm, d.resource_group, drift, drift_parameters, "drift", print)
+
+    report = stage(home, by_number[2], "deploy-prod", infrastructure=True, evidence=store)
+    assert report.outcome == "succeeded", report.error
+    infrastructure = next(s for s in report.steps if s.step == "infrastructure")
+    assert infrastructure.status == "changed" and any("Microsoft.Databricks/workspaces" in c
+                                                      for c in infrastructure.changes)
+    assert factory.global_parameters() == pointer_before  # the pointer survived the factory's PUT
+    policies = d.rest.call("GET", f"{d.rest.group_path(d.resource_group)}/providers/Microsoft.KeyVault/vaults/"
+                                  f"{d.output('keyVaultName')}", "2023-07-01")["properties"]["accessPolicies"]
+    assert Identity.load_or_create(home).azure_databricks_object_id in {p["objectId"] for p in policies}
+    assert _ingest(home) == running_before  # same version, same slot root, same cluster
 
 
 def _slot_state(home, slot):
