@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import requests
 
+from sandbox import adls
 from sandbox.adf.expressions import Evaluator, ExpressionError
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
@@ -283,11 +284,11 @@ class Engine:
             else:
                 names = [b.name for b in source.list_blobs(name_starts_with=path(source_location) + "/",
                                                            include=["metadata"])
-                         if (b.metadata or {}).get("hdi_isfolder") != "true"]  # a folder copy copies files
+                         if not adls.is_directory(b)]  # a folder copy copies files
             if not names:
                 raise ActivityFailed("UserErrorSourceNotExist", f"no file at {path(source_location)!r} in "
                                      f"container {source.container_name}")
-            written = 0
+            written, folders = 0, set()
             for name in names:
                 try:
                     data = source.download_blob(name).readall()
@@ -298,7 +299,8 @@ class Engine:
                               else name.rsplit("/", 1)[-1])
                 if not sink.exists():
                     sink.create_container()
-                sink.upload_blob(target, data, overwrite=True)
+                adls.write_parents(sink, target, folders)  # ADF writes to ADLS Gen2 as files in directories
+                adls.write_file(sink, target, data)
                 written += len(data)
         except AzureError as error:
             raise ActivityFailed("UserErrorFailedBlobOperation", f"{type(error).__name__}: "

@@ -16,7 +16,7 @@ FACTORY = "/providers/Microsoft.DataFactory/factories/<factory>"
 KINDS = {"linkedservices": "LinkedServiceReference", "datasets": "DatasetReference", "pipelines": "PipelineReference",
          "dataflows": "DataFlowReference", "triggers": None}
 REFERENCE_KIND = {v: k for k, v in KINDS.items() if v}
-LIST_PAGE_SIZE = 3  # small, so that every caller must follow nextLink (ADF does not document its page size)
+LIST_PAGE_SIZE = 2  # small, so that every caller must follow nextLink (ADF does not document its page size)
 _HIDDEN = ("activities", "cancel", "variables", "recoveryOf")  # a run's fields that are the sandbox's own bookkeeping
 
 

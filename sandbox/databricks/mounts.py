@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.adls import is_directory, write_directory, write_file
 from sandbox.databricks.errors import invalid
 
 _SOURCE = re.compile(r"^(?:abfss?|wasbs?)://(?P<container>[^@/]+)@(?P<account>[a-z0-9]+)\."
@@ -55,14 +56,6 @@ def _container(blob_endpoint: str, source: MountSource):
     return container
 
 
-FOLDER = "hdi_isfolder"
-
-
-def is_directory(blob) -> bool:
-    """A directory of a hierarchical-namespace account, as the Blob API lists it."""
-    return (blob.metadata or {}).get(FOLDER) == "true"
-
-
 def _stamp(path: Path, blob) -> None:
     """The local copy carries the blob's last-modified time: a file Spark rewrites gets a later one."""
     moment = blob.last_modified.timestamp()
@@ -98,16 +91,6 @@ def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> None:
             local.unlink()
 
 
-def _write_like_abfs(container, name: str, data: bytes) -> None:
-    """Blocks then a block list: the service stores no Content-MD5 for the blob, as for an ABFS write."""
-    import base64
-
-    blob = container.get_blob_client(name)
-    block = base64.b64encode(b"0").decode()
-    blob.stage_block(block, data)
-    blob.commit_block_list([block])
-
-
 def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool = True) -> None:
     """Upload new and changed files (and a directory blob for each new directory); with ``delete``, remove
     blobs whose file or directory is gone (only safe when the folder was synced down before the run)."""
@@ -117,12 +100,12 @@ def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool 
     local_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
     local_dirs = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
     for relative in sorted(local_dirs - set(remote)):
-        container.get_blob_client(prefix + relative).commit_block_list([], metadata={FOLDER: "true"})
+        write_directory(container, prefix + relative)
     for relative, path in local_files.items():
         blob = remote.get(relative)
         if blob is not None and not is_directory(blob) and _unchanged(path, blob):
             continue
-        _write_like_abfs(container, prefix + relative, path.read_bytes())
+        write_file(container, prefix + relative, path.read_bytes())
         _stamp(path, container.get_blob_client(prefix + relative).get_blob_properties())
     gone = [r for r, b in remote.items() if r not in (local_dirs if is_directory(b) else local_files)]
     for relative in sorted(gone, reverse=True) if delete else ():  # a directory after what it held

@@ -38,6 +38,25 @@ def test_a_torn_down_qa_environment_is_deployed_again_under_the_same_id(release_
     vault = d.outputs["keyVaultName"]
     assert len(d.outputs["storageAccountName"]) <= 24 and len(vault) <= 24
 
+    # What a deployment dropped is put back after it: global parameters and access policies, read back first.
+    from toolkit.azure.datafactory import Factory
+    from toolkit.release.steps.infrastructure import live_state, restore_live_state
+
+    factory = Factory(d.rest, group, d.outputs["dataFactoryName"])
+    parameters = {**d.resource_names, "keyVaultAdminObjectId": "00000000-0000-0000-0000-000000000000"}
+    kept = live_state(d, parameters)
+    assert [p["permissions"]["secrets"] for p in kept["keyVaultAccessPolicies"]] == [["get", "list"]]  # ADF's
+    wanted = {**parameters, **kept, "factoryGlobalParameters": {"notebookRoot": {"type": "String", "value": "/x"}}}
+    vault_path = f"{d.rest.group_path(group)}/providers/Microsoft.KeyVault/vaults/{vault}"
+    d.rest.call("PUT", f"{vault_path}/accessPolicies/remove", "2023-07-01",
+                {"properties": {"accessPolicies": kept["keyVaultAccessPolicies"]}})
+    assert live_state(d, parameters)["keyVaultAccessPolicies"] == []
+    assert restore_live_state(d, wanted) == [f"global parameters of factory {factory.name}",
+                                             f"1 access policies of vault {vault}"]
+    assert live_state(d, parameters) == {"factoryGlobalParameters": wanted["factoryGlobalParameters"],
+                                         "keyVaultAccessPolicies": kept["keyVaultAccessPolicies"]}
+    assert restore_live_state(d, wanted) == []  # nothing lost: nothing written
+
     # A teardown killed after the resource group went, before its vault was purged: the name stays taken.
     arm.delete_group(client, group, lines.append)
     assert [v["name"] for v in names.deleted_vaults_of_group(rest, group)] == [vault]

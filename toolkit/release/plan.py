@@ -86,10 +86,10 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
             say(f"[{step.name}] cannot be planned yet: {exc}")
             continue
         except StepFailed as exc:
-            _fail(report, step.name, str(exc), step_started, say)
+            fail_step(report, step.name, str(exc), step_started, say)
             break
         except Exception as exc:  # a call failed: one line naming the cause, then stop
-            _fail(report, step.name, f"while planning: {explain_error(exc)}", step_started, say, detail=exc)
+            fail_step(report, step.name, f"while planning: {explain_error(exc)}", step_started, say, detail=exc)
             break
         for note in plan.notes:
             say(f"[{step.name}] note: {note}")
@@ -102,11 +102,11 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
             try:
                 plan.apply()
             except StepFailed as exc:
-                _fail(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
+                fail_step(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
                 break
             except Exception as exc:
-                _fail(report, step.name, explain_error(exc), step_started, say, [str(c) for c in plan.changes],
-                      detail=exc)
+                fail_step(report, step.name, explain_error(exc), step_started, say,
+                          [str(c) for c in plan.changes], detail=exc)
                 break
         if status == "changed":
             deployment.changed_steps.append(step.name)
@@ -117,8 +117,9 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
     return report
 
 
-def _fail(report: StageReport, step: str, message: str, started: float, say, changes=None,
-          detail: BaseException | None = None) -> None:
+def fail_step(report: StageReport, step: str, message: str, started: float, say, changes=None,
+              detail: BaseException | None = None) -> None:
+    """Record a step's failure in one line (``detail``: the exception whose whole text goes to --json)."""
     report.steps.append(StepReport(step, "failed", changes or [], [], round(time.monotonic() - started, 2),
                                    message))
     report.outcome, report.error = "failed", f"{step}: {message}"

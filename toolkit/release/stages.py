@@ -19,7 +19,8 @@ from toolkit.environments.model import Environment, VariableSecret, load_environ
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
 from toolkit.release.lock import LockHeld
-from toolkit.release.plan import StageReport, run_steps
+from toolkit.release.errors import explain_error
+from toolkit.release.plan import StageReport, fail_step, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.steps.application import Application
 from toolkit.release.steps.data import Data
@@ -92,7 +93,12 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
         # infrastructure step: a redeploy carries the factory's live pointer into the template, and a swap
         # between that read and the deployment would be undone. Only a first deployment, which creates the
         # lake, runs its infrastructure step unlocked (ARM serializes deployments itself).
-        first = [] if _has_lake(deployment) else steps[:1]
+        try:
+            first = [] if _has_lake(deployment) else steps[:1]
+        except Exception as exc:  # the environment cannot even be looked at: the first step's failure
+            first = []
+            fail_step(report, steps[0].name, f"while planning: {explain_error(exc)}", time.monotonic(), say,
+                      detail=exc)
         run_steps(report, first, deployment, False, say)
         if report.outcome == "succeeded":
             try:
@@ -124,8 +130,6 @@ def _has_lake(deployment: Deployment) -> bool:
 def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None],
                   forced: list[str] | None = None) -> None:
     """The deploy in the environment's ledger (a no-op re-deploy records nothing: it writes nothing)."""
-    from toolkit.release.errors import explain_error
-
     if "storageAccountName" not in deployment.outputs:
         return  # no lake to hold a ledger yet (the infrastructure step failed)
     try:
