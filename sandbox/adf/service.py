@@ -27,6 +27,18 @@ def _iso(value: str):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _page(items: list, body: dict) -> dict:
+    """One page of a run query (RunFilterParameters.continuationToken in, continuationToken out while more)."""
+    try:
+        start = int(body.get("continuationToken") or 0)
+    except ValueError:
+        raise ApiError(400, "BadRequest", "The continuationToken is not valid.") from None
+    page = {"value": items[start:start + LIST_PAGE_SIZE]}
+    if start + LIST_PAGE_SIZE < len(items):
+        page["continuationToken"] = str(start + LIST_PAGE_SIZE)
+    return page
+
+
 def rules(group_path: str) -> list[Rule]:
     base = group_path + FACTORY
     kind = "<any(linkedservices, datasets, pipelines, dataflows, triggers):kind>"
@@ -274,7 +286,7 @@ class DataFactory:
                 raise ApiError(400, "BadRequest", f"The sandbox does not filter on {condition.get('operand')} "
                                f"{condition.get('operator')}.")
             runs = [r for r in runs if r[field] in condition.get("values", [])]
-        return json_response({"value": [{k: v for k, v in r.items() if k not in _HIDDEN} for r in runs]})
+        return json_response(_page([{k: v for k, v in r.items() if k not in _HIDDEN} for r in runs], body))
 
     def run_query_activities(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         run = self._run(subscription, group, factory, run_id)
@@ -282,7 +294,7 @@ class DataFactory:
         for required in ("lastUpdatedAfter", "lastUpdatedBefore"):
             if not body.get(required):
                 raise ApiError(400, "BadRequest", f"The {required} field is required.")
-        return json_response({"value": run["activities"]})
+        return json_response(_page(run["activities"], body))
 
     def run_cancel(self, request: Request, subscription, rg_word, group, factory, run_id) -> Response:
         self._run(subscription, group, factory, run_id)

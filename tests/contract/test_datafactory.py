@@ -104,7 +104,13 @@ def _activities(adf, run_id):
     now = datetime.now(timezone.utc)
     window = m.RunFilterParameters(last_updated_after=now - timedelta(hours=1), last_updated_before=now + timedelta(
         hours=1))
-    return {a.activity_name: a for a in adf.activity_runs.query_by_pipeline_run(GROUP, FACTORY, run_id, window).value}
+    found = {}
+    while True:  # the query answers in pages, each naming the next by its continuation token
+        page = adf.activity_runs.query_by_pipeline_run(GROUP, FACTORY, run_id, window)
+        found.update({a.activity_name: a for a in page.value})
+        if not page.continuation_token:
+            return found
+        window.continuation_token = page.continuation_token
 
 
 def test_resource_group_round_trip(platform):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from toolkit.azure.rest import ArmRest
 
@@ -75,20 +75,23 @@ class Factory:
         body = {"lastUpdatedAfter": (now - timedelta(days=days)).isoformat(),
                 "lastUpdatedBefore": (now + timedelta(days=1)).isoformat(),
                 "filters": [{"operand": "Status", "operator": "In", "values": ["Queued", "InProgress"]}]}
-        found, answer = [], self.rest.call("POST", f"{self.path}/queryPipelineRuns", API, body)
-        while True:
-            found += answer.get("value", [])
-            if not answer.get("continuationToken"):
-                return found
-            answer = self.rest.call("POST", f"{self.path}/queryPipelineRuns", API,
-                                    {**body, "continuationToken": answer["continuationToken"]})
+        return list(self._query(f"{self.path}/queryPipelineRuns", body))
 
     def activity_runs(self, run_id: str) -> list[dict]:
         now = datetime.now(timezone.utc)
         window = {"lastUpdatedAfter": (now - timedelta(days=1)).isoformat(),
                   "lastUpdatedBefore": (now + timedelta(days=1)).isoformat()}
-        answer = self.rest.call("POST", f"{self.path}/pipelineruns/{run_id}/queryActivityruns", API, window)
-        return sorted(answer.get("value", []), key=lambda a: a.get("activityRunStart") or "")
+        found = self._query(f"{self.path}/pipelineruns/{run_id}/queryActivityruns", window)
+        return sorted(found, key=lambda a: a.get("activityRunStart") or "")
+
+    def _query(self, path: str, body: dict) -> Iterator[dict]:
+        """Every item a run query finds: its pages follow one another by ``continuationToken``."""
+        answer = self.rest.call("POST", path, API, body)
+        while True:
+            yield from answer.get("value", [])
+            if not answer.get("continuationToken"):
+                return
+            answer = self.rest.call("POST", path, API, {**body, "continuationToken": answer["continuationToken"]})
 
 
 def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int,
