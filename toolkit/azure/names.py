@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from toolkit.azure.rest import ArmRest
+from toolkit.azure.storage import STORAGE_API
 
-STORAGE_API = "2023-05-01"
 KEYVAULT_API = "2023-07-01"
 
 
