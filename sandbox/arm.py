@@ -27,6 +27,7 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments, arm_prov
         *adf.rules(RG),
         *arm_deployments.rules(RG),
         *arm_providers.rules(),
+        Rule(f"{RG}/providers/Microsoft.Authorization/permissions", endpoint="permissions_list", methods=["GET"]),
         Rule(f"{RG}/providers/<namespace>/<kind>/<name>", endpoint="resource_get", methods=["GET"]),
         Rule(f"{RG}/providers/Microsoft.KeyVault/vaults/<name>/accessPolicies/<operation>",
              endpoint="vault_access_policies", methods=["PUT"]),
@@ -80,6 +81,15 @@ class ArmService(Service, adf.DataFactory, arm_deployments.Deployments, arm_prov
 
     def rg_get(self, request: Request, subscription: str, rg_word: str, group: str) -> Response:
         return json_response(self._group_body(subscription, self.group(self.state.read(), subscription, group)))
+
+    def permissions_list(self, request: Request, subscription: str, rg_word: str, group: str) -> Response:
+        """Permissions - List For Resource Group: what the caller may do there (its roles' actions)."""
+        from sandbox.arm_authorization import deployer_permissions
+
+        data = self.state.read()
+        self.group(data, subscription, group)
+        return json_response({"value": [{**p, "dataActions": [], "notDataActions": []}
+                                        for p in deployer_permissions(data)]})
 
     def resource_get(self, request: Request, subscription: str, rg_word: str, group: str, namespace: str, kind: str,
                      name: str) -> Response:

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from sandbox import arm_providers, azure_rules
+from sandbox import arm_authorization, arm_providers, azure_rules
 from sandbox.arm_template import TemplateContext, TemplateError, resource_id
 from sandbox.expression_language import ExpressionError
 from sandbox.http import ApiError, json_response
 
 SUPPORTED = ("Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/blobServices/containers",
              "Microsoft.KeyVault/vaults", "Microsoft.KeyVault/vaults/accessPolicies", "Microsoft.DataFactory/factories",
-             "Microsoft.Databricks/workspaces")
+             "Microsoft.Databricks/workspaces", "Microsoft.Databricks/accessConnectors",
+             arm_authorization.ROLE_ASSIGNMENT)
 
 
 def rules(group_path: str) -> list[Rule]:
@@ -102,13 +104,21 @@ class Deployments:
         """(resource id, template resource, index) in dependency order."""
         planned = {}
         for index, resource in enumerate(context.template.get("resources") or []):
+            condition = resource.get("condition", True)
+            if not context.resolve(condition, f"$.resources[{index}].condition"):
+                continue  # a resource whose condition is false is not deployed (nor what others depend on)
             kind = context.resolve(resource.get("type"), f"$.resources[{index}].type")
             if kind not in SUPPORTED:
                 raise TemplateError(f"$.resources[{index}].type: the sandbox cannot deploy {kind} (it deploys "
                                     f"{', '.join(SUPPORTED)})")
             name = context.resolve(resource.get("name"), f"$.resources[{index}].name")
             azure_rules.check_name(kind, name)
-            rid = resource_id(subscription, group, kind, *name.split("/"))
+            if "scope" in resource:  # an extension resource: it lives under the resource its scope names
+                scope = context.resolve(resource["scope"], f"$.resources[{index}].scope")
+                rid = arm_authorization.role_assignment_id(scope, name) if kind == arm_authorization.ROLE_ASSIGNMENT \
+                    else f"{scope}/providers/{kind}/{name}"
+            else:
+                rid = resource_id(subscription, group, kind, *name.split("/"))
             depends = [context.resolve(d, f"$.resources[{index}].dependsOn") for d in resource.get("dependsOn") or []]
             planned[rid.lower()] = (rid, resource, index, [d.lower() for d in depends])
         ordered, done = [], set()
@@ -148,6 +158,14 @@ class Deployments:
             url = self.sandbox.ensure_workspace(name)
             properties["workspaceUrl"] = url.removeprefix("https://")
             properties["workspaceId"] = str(self.sandbox.services.read()["workspaces"][name]["id"])
+        elif kind == "Microsoft.Databricks/accessConnectors":  # a system-assigned identity, kept across PUTs
+            record["identity"] = {"type": "SystemAssigned", "tenantId": self.authority.tenant_id,
+                                  "principalId": (existing or {}).get("identity", {}).get("principalId")
+                                  or str(uuid.uuid4())}
+        elif kind == arm_authorization.ROLE_ASSIGNMENT:
+            arm_authorization.check_role_assignment(data, rid, name, properties, self.authority.client_id)
+            properties["scope"] = rid.rsplit(f"/providers/{arm_authorization.ROLE_ASSIGNMENT}/", 1)[0]
+            record["createdAt"] = (existing or {}).get("createdAt") or time.time()
         elif kind == "Microsoft.DataFactory/factories":
             principal = (existing or {}).get("identity", {}).get("principalId") or str(uuid.uuid4())
             record["identity"] = {"type": "SystemAssigned", "principalId": principal,

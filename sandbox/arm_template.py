@@ -1,9 +1,12 @@
 """The subset of the ARM template language the project's templates use, evaluated for real.
 
 Expressions are strings in brackets (``"[concat(...)]"``; ``"[["`` escapes a literal bracket).
-Functions: parameters, variables, concat, toLower, toUpper, uniqueString, take, resourceGroup,
-subscription, resourceId, subscriptionResourceId, reference, format, string. Anything else is
+Functions: parameters, variables, concat, toLower, toUpper, uniqueString, guid, take, resourceGroup,
+subscription, resourceId, subscriptionResourceId, reference, format, string, bool. Anything else is
 refused with an error naming the function and where it is used.
+
+``guid`` is ARM's own: a version-5 UUID of its arguments joined with "-", in the namespace
+11fb06fb-712d-4ddd-98c7-e71bbd588830 (Azure/bicep, GuidFunction; see sandbox/RULES.md rbac.guid).
 
 ``uniqueString`` is deterministic like ARM's but not bit-identical to it (ARM's hash is not
 published): names differ from Azure's, and stay stable across deployments.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import uuid
 from typing import Any, Callable
 
 from sandbox.expression_language import ExpressionError, FunctionLanguage
@@ -23,6 +27,13 @@ PARAMETER_TYPES = {"string": str, "securestring": str, "int": int, "bool": bool,
 
 class TemplateError(ValueError):
     """A template the sandbox cannot deploy: names the JSON path and the problem (code InvalidTemplate)."""
+
+
+GUID_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
+
+
+def guid(*parts: str) -> str:
+    return str(uuid.uuid5(GUID_NAMESPACE, "-".join(parts)))
 
 
 def unique_string(*parts: str) -> str:
@@ -94,7 +105,9 @@ class TemplateContext(FunctionLanguage):
             "concat": lambda *a: [x for part in a for x in part] if a and isinstance(a[0], list)
             else "".join(str(x) for x in a),
             "tolower": str.lower, "toupper": str.upper, "string": str,
-            "uniquestring": unique_string,
+            "uniquestring": unique_string, "guid": guid,
+            "bool": lambda v: v if isinstance(v, bool) else str(v).lower() == "true",
+            "equals": lambda a, b: a == b, "not": lambda v: not v,
             "take": lambda value, count: value[:count],
             "format": lambda fmt, *a: re.sub(r"\{(\d+)\}", lambda m: str(a[int(m.group(1))]), fmt),
         }

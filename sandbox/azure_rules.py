@@ -60,6 +60,10 @@ NAME_RULES = {rule.kind.lower(): rule for rule in (
              "InvalidWorkspaceName",
              "The workspace name '{name}' is invalid: it must be 3-64 alphanumerics, underscores and hyphens.",
              f"{NAMING_DOC}#microsoftdatabricks"),
+    NameRule("Microsoft.Databricks/accessConnectors", re.compile(r"[A-Za-z0-9_-]+"), 3, 64, "resourceGroup",
+             "InvalidResourceName",
+             "The access connector name '{name}' is invalid: it must be 3-64 alphanumerics, underscores and hyphens.",
+             f"{NAMING_DOC}#microsoftdatabricks"),
     NameRule("Microsoft.Resources/resourceGroups", re.compile(r"[\w().-]*[\w()-]"), 1, 90, "subscription",
              "InvalidResourceGroupName",
              "Resource group name '{name}' is invalid: 1-90 alphanumerics, underscores, parentheses, hyphens "

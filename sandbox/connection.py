@@ -50,8 +50,10 @@ class SandboxConnection:
     def ensure_vault(self, name: str) -> str:
         return self.admin("PUT", f"keyvaults/{name}")["vaultUri"]
 
-    def ensure_workspace(self, name: str) -> str:
-        return self.admin("PUT", f"workspaces/{name}")["workspaceUrl"]
+    def ensure_workspace(self, name: str, legacy: bool | None = None) -> str:
+        """A workspace (made now if it does not exist); ``legacy`` sets whether it still has DBFS mounts."""
+        body = None if legacy is None else {"legacy": legacy}
+        return self.admin("PUT", f"workspaces/{name}", body)["workspaceUrl"]
 
     def requests_made(self) -> dict:
         """Reads and writes that reached the sandbox since the last reset, by service."""

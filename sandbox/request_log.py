@@ -14,7 +14,7 @@ from typing import Callable
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _READ_POSTS = re.compile(r"/(validate|whatIf|queryActivityruns|queryPipelineRuns|queryTriggerRuns|listKeys|"
-                         r"checkNameAvailability|checkFactoryNameAvailability)$",
+                         r"checkNameAvailability|checkFactoryNameAvailability|validate-storage-credentials)$",
                          re.IGNORECASE)
 _UNCOUNTED = re.compile(r"^/(admin/|health$|[^/]+/oauth2/v2\.0/token$)")
 _KEEP_WRITES = 500

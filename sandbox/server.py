@@ -32,6 +32,9 @@ from sandbox.tls import TlsFiles, ensure_tls
 
 HOST = "127.0.0.1"
 SERVICES = ("control", "keyvault", "databricks", "arm", "storage")
+# How long a new role assignment takes to reach storage in the sandbox (Azure: "up to 10 minutes"; RULES.md
+# rbac.propagation). Long enough that a release which does not wait for it fails, short enough for tests.
+ROLE_PROPAGATION_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class ControlService(Service):
         Rule("/admin/workspaces", endpoint="list_workspaces", methods=["GET"]),
         Rule("/admin/workspaces/<name>", endpoint="create_workspace", methods=["PUT"]),
         Rule("/admin/faults/<service>", endpoint="set_faults", methods=["PUT"]),
+        Rule("/admin/rbac", endpoint="set_rbac", methods=["PUT"]),
+        Rule("/admin/metastore/privileges", endpoint="set_metastore_privileges", methods=["PUT"]),
         Rule("/admin/requests", endpoint="get_requests", methods=["GET"]),
         Rule("/admin/requests", endpoint="reset_requests", methods=["DELETE"]),
     ])
@@ -118,7 +123,38 @@ class ControlService(Service):
                                         for n, u in self.sandbox.workspace_urls().items()]})
 
     def create_workspace(self, request: Request, name: str) -> Response:
-        return json_response({"name": name, "workspaceUrl": self.sandbox.ensure_workspace(name)})
+        """A workspace made ahead of its ARM deployment. ``{"legacy": true}`` makes it one of an account that still
+        has DBFS mounts (the sandbox's workspaces are otherwise new accounts' and have none); given for an existing
+        workspace, it sets that, as the workspace setting that disables legacy DBFS does on Databricks."""
+        body = request.get_json(silent=True) or {}
+        url = self.sandbox.ensure_workspace(name, bool(body.get("legacy")))
+        if "legacy" in body:
+            self.sandbox.set_workspace_legacy(name, bool(body["legacy"]))
+        return json_response({"name": name, "workspaceUrl": url})
+
+    def set_rbac(self, request: Request) -> Response:
+        """The deployer's Azure roles (Owner by default) and how long a role assignment takes to reach storage."""
+        from sandbox import arm_authorization
+
+        settings = request.get_json(silent=True) or {}
+        unknown = set(settings.get("deployer_roles") or []) - set(arm_authorization.DEPLOYER_ROLES)
+        if unknown or set(settings) - {"deployer_roles", "propagation_s"}:
+            raise ApiError(400, "InvalidSettings", "expected deployer_roles (of "
+                           f"{sorted(arm_authorization.DEPLOYER_ROLES)}) and propagation_s")
+        with self.sandbox.arm_state.update() as data:
+            if "deployer_roles" in settings:
+                data["deployerRoles"] = settings["deployer_roles"]
+            if "propagation_s" in settings:
+                data["rbacPropagationSeconds"] = float(settings["propagation_s"])
+        return json_response(settings)
+
+    def set_metastore_privileges(self, request: Request) -> Response:
+        """What the deployer holds on the metastore, as an account admin would grant it."""
+        privileges = (request.get_json(silent=True) or {}).get("privileges")
+        if not isinstance(privileges, list):
+            raise ApiError(400, "InvalidSettings", "expected privileges: a list")
+        self.sandbox.set_metastore_privileges(privileges)
+        return json_response({"privileges": privileges})
 
     def set_faults(self, request: Request, service: str) -> Response:
         if service not in SERVICES:
@@ -175,7 +211,8 @@ class Sandbox:
         with self.services.update() as data:
             data["arm_port"] = self.arm_port
         for name, workspace in self.services.read().get("workspaces", {}).items():
-            self._listen(f"databricks:{name}", self._workspace_app(name, workspace["id"]), workspace["port"])
+            app = self._workspace_app(name, workspace["id"], workspace.get("legacy", False))
+            self._listen(f"databricks:{name}", app, workspace["port"])
 
     @property
     def url(self) -> str:
@@ -206,14 +243,41 @@ class Sandbox:
         self._servers[name] = server
         return server.server_port
 
-    def _workspace_app(self, name: str, workspace_id: int) -> DatabricksService:
+    def _workspace_app(self, name: str, workspace_id: int, legacy: bool = False) -> DatabricksService:
         databricks = self.identity.azure_databricks_object_id
         app = DatabricksService(name, workspace_id, self.databricks_state, self.home / "databricks" / name,
                                 self.authority, self.faults_for, blob_endpoint=self.blob_endpoint,
                                 keyvault_reader=lambda rid: self.vault_secrets(rid, databricks),
-                                keyvault_grant=lambda rid: self.grant_vault_access(rid, databricks, ["get", "list"]))
+                                keyvault_grant=lambda rid: self.grant_vault_access(rid, databricks, ["get", "list"]),
+                                legacy=legacy, storage_access=self.storage_data_access, account_key=self.account_key)
         self._workspaces[name] = app
         return app
+
+    def account_key(self, account: str) -> str | None:
+        return self.storage.key(account) if self.storage is not None else self.identity.storage_keys.get(account)
+
+    def storage_data_access(self, access_connector_id: str, account: str) -> str:
+        """What an access connector's identity may do with a storage account's blobs: 'rw', 'r' or ''."""
+        from sandbox import arm_authorization
+
+        data = self.arm_state.read()
+        resources = data.get("resources", {})
+        connector = resources.get(access_connector_id.rstrip("/").lower())
+        target = next((r for r in resources.values() if r["type"] == "Microsoft.Storage/storageAccounts"
+                       and r["name"] == account), None)
+        if connector is None or connector["type"] != "Microsoft.Databricks/accessConnectors" or target is None:
+            return ""
+        return arm_authorization.data_access(data, connector["identity"]["principalId"], target["id"],
+                                             data.get("rbacPropagationSeconds", ROLE_PROPAGATION_S))
+
+    def set_metastore_privileges(self, privileges: list[str]) -> None:
+        any_workspace = next(iter(self._workspaces.values()), None)
+        with self.databricks_state.update() as data:
+            catalog = any_workspace.uc(data) if any_workspace else None
+            if catalog is None:
+                raise ApiError(400, "NoWorkspace", "no workspace yet: the metastore is created with the first")
+            catalog["grants"][f"metastores/{catalog['metastore']['metastore_id']}"][self.identity.client_id] = \
+                list(privileges)
 
     @property
     def arm_url(self) -> str:
@@ -264,14 +328,19 @@ class Sandbox:
         with self.keyvault_state.update() as data:
             data.pop(name, None)
 
-    def ensure_workspace(self, name: str) -> str:
+    def ensure_workspace(self, name: str, legacy: bool = False) -> str:
         with self._lock:
             if name not in self.services.read().get("workspaces", {}):
                 workspace_id = 1000000000000000 + len(self.services.read().get("workspaces", {})) + 1
-                port = self._listen(f"databricks:{name}", self._workspace_app(name, workspace_id), 0)
+                port = self._listen(f"databricks:{name}", self._workspace_app(name, workspace_id, legacy), 0)
                 with self.services.update() as data:
-                    data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id}
+                    data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id, "legacy": legacy}
             return self.workspace_urls()[name]
+
+    def set_workspace_legacy(self, name: str, legacy: bool) -> None:
+        with self.services.update() as data:
+            data["workspaces"][name]["legacy"] = legacy
+        self._workspaces[name].legacy = legacy
 
     def stop_workspace(self, name: str) -> None:
         """Stop a workspace's clusters (its resource was deleted); its endpoint stays, answering as empty."""

@@ -65,7 +65,8 @@ class Cluster:
         mounts = {k: Path(v) for k, v in (body.get("mounts") or {}).items()}
         with self._lock:  # one notebook at a time, as one driver REPL
             runtime = LocalRuntime(self.spark(), secrets=body.get("secrets") or {}, mounts=mounts,
-                                   dbfs_root=Path(body["dbfs_root"]), mount_root=Path(body["mount_root"]),
+                                   dbfs_root=Path(body["dbfs_root"]),
+                                   mount_root=Path(body["mount_root"]) if body.get("mount_root") else None,
                                    mount_sources=body.get("mount_sources") or {})
             answer = {}
             try:

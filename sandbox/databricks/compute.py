@@ -148,7 +148,7 @@ class Compute:
     # -- clusters API ------------------------------------------------------------------------------
     def _details(self, cluster_id: str, cluster: dict) -> dict:
         details = {"cluster_id": cluster_id, "state": cluster["state"], "state_message": cluster["state_message"],
-                   "creator_user_name": "sandbox-deployer@sandbox.local", "cluster_source": "API",
+                   "creator_user_name": self.authority.client_id, "cluster_source": "API",
                    "default_tags": {"Vendor": "Databricks", "ClusterId": cluster_id}}
         details.update({k: v for k, v in cluster["spec"].items() if v is not None})
         for key in ("start_time", "terminated_time"):

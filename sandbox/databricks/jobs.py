@@ -86,7 +86,7 @@ class Jobs:
 
     def _job_body(self, job_id: str, job: dict) -> dict:
         return {"job_id": int(job_id), "settings": job["settings"], "created_time": job["created_time"],
-                "creator_user_name": "sandbox-deployer@sandbox.local"}
+                "creator_user_name": self.authority.client_id}
 
     def job_get(self, request: Request) -> Response:
         job_id = request.args.get("job_id")
@@ -163,13 +163,22 @@ class Jobs:
         notebook.write_bytes(self.notebook_source(task["notebook_task"]["notebook_path"]))
         parameters = {**(task["notebook_task"].get("base_parameters") or {}), **overrides}
         port = self.cluster_port(task["existing_cluster_id"])
+        cluster = self.ws(self.state.read())["clusters"].get(task["existing_cluster_id"], {})
+        try:
+            parameters, lake_folders = self.lake_folders(parameters, cluster)
+        except PermissionError as refused:  # the notebook's first read fails, as Unity Catalog refuses it
+            return "FAILED", {"error": str(refused)}
         folders = self.sync_mounts_down()
         answer = requests.post(f"http://127.0.0.1:{port}/run", timeout=3600, json={
             "notebook": str(notebook), "parameters": parameters, "secrets": self.secrets_for_run(),
-            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders, "mount_root": str(self.mount_root),
+            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders,
+            "mount_root": str(self.mount_root) if self.legacy else None,
             "mount_sources": {p: s.source for p, s in self._mount_sources().items()}}).json()
         self.record_mounts(answer.get("created_mounts") or {}, answer.get("removed_mounts") or [])
         self.sync_mounts_up(set(folders))
+        refused = self.sync_lake_folders_up(lake_folders)
+        if refused and "error" not in answer:
+            return "FAILED", {"error": refused}
         if "error" in answer:
             return "FAILED", {"error": answer["error"], "error_trace": answer.get("error_trace")}
         return "SUCCESS", {"notebook_output": {"result": answer.get("exit_value"), "truncated": False}}

@@ -91,22 +91,27 @@ def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> None:
             local.unlink()
 
 
-def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool = True) -> None:
+def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool = True, dry_run: bool = False) -> int:
     """Upload new and changed files (and a directory blob for each new directory); with ``delete``, remove
-    blobs whose file or directory is gone (only safe when the folder was synced down before the run)."""
+    blobs whose file or directory is gone (only safe when the folder was synced down before the run). Returns
+    how many blobs change; ``dry_run`` only counts them."""
     container = _container(blob_endpoint, source)
     prefix = f"{source.prefix}/" if source.prefix else ""
     remote = _listing(container, prefix)
     local_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
     local_dirs = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
-    for relative in sorted(local_dirs - set(remote)):
+    new_dirs = sorted(local_dirs - set(remote))
+    changed = [r for r, p in local_files.items() if r not in remote or is_directory(remote[r])
+               or not _unchanged(p, remote[r])]
+    gone = [r for r, b in remote.items() if r not in (local_dirs if is_directory(b) else local_files)] \
+        if delete else []
+    if dry_run:
+        return len(new_dirs) + len(changed) + len(gone)
+    for relative in new_dirs:
         write_directory(container, prefix + relative)
-    for relative, path in local_files.items():
-        blob = remote.get(relative)
-        if blob is not None and not is_directory(blob) and _unchanged(path, blob):
-            continue
-        write_file(container, prefix + relative, path.read_bytes())
-        _stamp(path, container.get_blob_client(prefix + relative).get_blob_properties())
-    gone = [r for r, b in remote.items() if r not in (local_dirs if is_directory(b) else local_files)]
-    for relative in sorted(gone, reverse=True) if delete else ():  # a directory after what it held
+    for relative in changed:
+        write_file(container, prefix + relative, local_files[relative].read_bytes())
+        _stamp(local_files[relative], container.get_blob_client(prefix + relative).get_blob_properties())
+    for relative in sorted(gone, reverse=True):  # a directory after what it held
         container.delete_blob(prefix + relative)
+    return len(new_dirs) + len(changed) + len(gone)

@@ -7,7 +7,7 @@ from typing import Callable
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request
 
-from sandbox.databricks import compute, jobs, workspace_objects
+from sandbox.databricks import compute, jobs, unity_catalog, workspace_objects
 from sandbox.databricks.blobs import BlobStore
 from sandbox.http import ApiError, Service
 from sandbox.state import JsonState
@@ -18,13 +18,16 @@ def empty_workspace() -> dict:
             "scopes": {}, "dbfs": {}, "handles": {}, "clusters": {}, "jobs": {}, "runs": {}, "next_id": 1000}
 
 
-class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Compute, jobs.Jobs):
+class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Compute, jobs.Jobs,
+                        unity_catalog.UnityCatalog):
     name = "databricks"
-    url_map = Map(workspace_objects.RULES + compute.RULES + jobs.RULES)
+    url_map = Map(workspace_objects.RULES + compute.RULES + jobs.RULES + unity_catalog.RULES)
 
     def __init__(self, workspace: str, workspace_id: int, state: JsonState, home: Path, authority, faults,
                  keyvault_reader: Callable[[str], dict[str, str]] | None = None, blob_endpoint: str | None = None,
-                 keyvault_grant: Callable[[str], None] | None = None):
+                 keyvault_grant: Callable[[str], None] | None = None, legacy: bool = False,
+                 storage_access: Callable[[str, str], str] = lambda connector, account: "",
+                 account_key: Callable[[str], str | None] = lambda account: None):
         Service.__init__(self, authority, faults)
         self.workspace, self.workspace_id, self.state = workspace, workspace_id, state
         self.home = home
@@ -34,6 +37,10 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
         self.keyvault_grant = keyvault_grant  # adds AzureDatabricks to a vault's access policies
         self.blob_endpoint = blob_endpoint
         self.mount_root = home / "mounts"
+        # A workspace of an account opened before DBFS mounts were withdrawn; new accounts have none (RULES.md).
+        self.legacy = legacy
+        self.storage_access = storage_access  # (access connector id, account) -> 'rw', 'r' or ''
+        self.account_key = account_key
         self._init_compute()
 
     # -- mounts (see sandbox.databricks.mounts) ----------------------------------------------------
@@ -65,6 +72,60 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
             sync_up(self.blob_endpoint, source, folder, delete=point in synced_down)
             if point not in synced_down:
                 sync_down(self.blob_endpoint, source, folder)
+
+    # -- abfss:// paths through Unity Catalog external locations ------------------------------------
+    def lake_folders(self, parameters: dict, cluster: dict) -> tuple[dict, dict]:
+        """Widget values that are abfss:// paths point at a local copy of the external location that covers
+        them (local Spark has no ABFS driver), once Unity Catalog has allowed the caller to read there. Returns
+        the translated parameters and, by location, (grant, local folder) for the sync up after the run."""
+        from sandbox.databricks.mounts import sync_down
+
+        translated, synced = {}, {}
+        for name, value in parameters.items():
+            if not (isinstance(value, str) and value.startswith("abfss://")):
+                translated[name] = value
+                continue
+            self.check_access_mode(cluster)
+            grant = self.path_access(value)
+            folder = self.home / "external-locations" / grant.location.lower()
+            if grant.location not in synced:
+                folder.mkdir(parents=True, exist_ok=True)
+                sync_down(self.blob_endpoint, self._source(grant), folder)
+                synced[grant.location] = (grant, folder)
+            relative = unity_catalog.normalize_url(value)[len(grant.url):].strip("/")
+            translated[name] = str(folder / relative) if relative else str(folder)
+        return translated, synced
+
+    def _source(self, grant):
+        from sandbox.databricks.mounts import MountSource
+
+        return MountSource(grant.account, grant.container, grant.prefix, self.account_key(grant.account) or "")
+
+    def sync_lake_folders_up(self, synced: dict) -> str | None:
+        """After a run: what it changed under each external location goes up, when the caller may write there;
+        otherwise nothing goes up and the run fails with Databricks' refusal."""
+        from sandbox.databricks.mounts import sync_up
+
+        for grant, folder in synced.values():
+            if sync_up(self.blob_endpoint, self._source(grant), folder, dry_run=True) and not grant.writable:
+                return (f"PERMISSION_DENIED: User does not have WRITE FILES on External Location '{grant.location}' "
+                        "(or the location is read-only, or its credential's identity may only read the account).")
+        for grant, folder in synced.values():
+            sync_up(self.blob_endpoint, self._source(grant), folder)
+        return None
+
+    def check_access_mode(self, cluster: dict) -> None:
+        """Unity Catalog data is reached only from a cluster in an access mode that supports it; a dedicated
+        (single user) cluster runs only its user's commands."""
+        spec = cluster.get("spec") or {}
+        mode = spec.get("data_security_mode") or "NONE"
+        if mode not in unity_catalog.UC_ACCESS_MODES:
+            raise PermissionError(f"[UC_NOT_ENABLED] Unity Catalog is not enabled on this cluster (access mode "
+                                  f"{mode}): use a dedicated (SINGLE_USER) or standard (USER_ISOLATION) cluster")
+        single_user = spec.get("single_user_name")
+        if mode in ("SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED") and single_user != self.caller():
+            raise PermissionError(f"Single-user check failed: user '{self.caller()}' attempted to run a command on "
+                                  f"single-user cluster, but the single user of this cluster is '{single_user}'")
 
     def record_mounts(self, created: dict[str, dict], removed: list[str]) -> None:
         """Keep the mounts a run made (workspace-wide, as on Databricks) and forget the ones it removed."""

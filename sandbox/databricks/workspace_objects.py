@@ -69,9 +69,10 @@ class WorkspaceObjects:
                               "workspace_id": str(self.workspace_id)})
 
     def current_user(self, request: Request) -> Response:
-        return json_response({"id": "1", "userName": "sandbox-deployer@sandbox.local",
-                              "displayName": "sandbox deployer", "active": True,
-                              "emails": [{"value": "sandbox-deployer@sandbox.local", "primary": True}]})
+        # The deployer is a service principal: Databricks names it by its application id (userName), which is
+        # what grants and a dedicated cluster's single_user_name take.
+        return json_response({"id": "1", "userName": self.authority.client_id, "displayName": "sandbox deployer",
+                              "active": True, "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})
 
     # -- workspace ---------------------------------------------------------------------------
     def _object(self, data: dict, path: str) -> dict:

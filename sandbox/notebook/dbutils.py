@@ -63,6 +63,16 @@ class Widgets:
         self._values.clear()
 
 
+class MountsUnavailable(RuntimeError):
+    """dbutils.fs.mount on a workspace whose account has no DBFS mounts (every account opened since they were
+    withdrawn): sandbox/RULES.md uc.no-mounts."""
+
+
+MOUNTS_UNAVAILABLE = ("INVALID_DBFS_MOUNT: DBFS mounts are not available in this workspace: new accounts are "
+                      "provisioned without access to DBFS root and mounts. Use Unity Catalog external locations "
+                      "instead.")
+
+
 class SecretAccessDenied(PermissionError):
     """A Key Vault-backed scope whose vault does not let AzureDatabricks read it."""
 
@@ -196,7 +206,7 @@ class Fs:
         if mount_point in self._mounts:
             raise ValueError(f"Directory already mounted: {mount_point}")
         if self._mount_root is None:
-            raise RuntimeError("this runtime cannot mount storage")
+            raise MountsUnavailable(MOUNTS_UNAVAILABLE)
         folder = mount_local_folder(self._mount_root, mount_point)
         folder.mkdir(parents=True, exist_ok=True)
         self._mounts[mount_point] = folder

@@ -41,7 +41,7 @@ def cluster(w):
 
 
 def test_current_user_and_probe(w, sandbox):
-    assert w.current_user.me().user_name == "sandbox-deployer@sandbox.local"
+    assert w.current_user.me().user_name == sandbox.identity.client_id  # a service principal: its application id
     import requests
     probe = requests.get(f"{sandbox.workspace_urls()['dbw-contract']}/.well-known/databricks-config",
                          verify=str(sandbox.tls.trust_bundle))

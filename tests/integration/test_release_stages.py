@@ -119,9 +119,9 @@ def test_a_deploy_killed_midway_converges_when_run_again(first_qa, release_sandb
                                env={**os.environ, "PARKING_SANDBOX_HOME": str(release_sandbox)},
                                start_new_session=True)
     seen = []
-    for line in process.stderr:  # kill it while the mount notebook runs: infrastructure to app are done
+    for line in process.stderr:  # kill it while Unity Catalog is set up: infrastructure to app are done
         seen.append(line)
-        if line.startswith("Databricks run") and "90_mount_lake" in line:
+        if line.startswith("[storage-access] create storage credential"):
             break
     time.sleep(1)
     os.killpg(process.pid, signal.SIGKILL)
@@ -210,18 +210,21 @@ def test_a_failing_pipeline_names_the_failing_activity_and_the_next_run_recovers
     assert report.outcome == "succeeded" and report.steps[-1].status == "changed"
 
 
-def test_a_failing_notebook_fails_its_step_with_the_notebook_error(first_qa, release_sandbox, published_bundle):
+def test_mount_mode_on_a_new_account_workspace_fails_in_one_line_naming_unity_catalog(
+        first_qa, release_sandbox, published_bundle):
     from toolkit.release.plan import StepFailed
     from toolkit.release.steps.storage_access import StorageAccess
 
     environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
-    broken = environment.model_copy(update={"databricks": environment.databricks.model_copy(
-        update={"secret_scope": "no-such-scope", "mount_point": "/mnt/elsewhere"})})
-    d = deployment(release_sandbox, published_bundle, broken, "it1",
-                   _outputs(release_sandbox, published_bundle, "it1"))
+    mount = environment.model_copy(update={"databricks": environment.databricks.model_copy(
+        update={"storage_access": "mount", "mount_point": "/mnt/elsewhere"})})
+    d = deployment(release_sandbox, published_bundle, mount, "it1", _outputs(release_sandbox, published_bundle, "it1"))
     d.values["cluster_id"] = next(d.workspace.clusters.list()).cluster_id
-    with pytest.raises(StepFailed, match=r"the mount notebook failed \(FAILED\): .*no-such-scope"):
+    with pytest.raises(StepFailed) as refused:
         StorageAccess().plan(d).apply()
+    assert str(refused.value) == ("this workspace has no DBFS mounts (Databricks accounts opened since they were "
+                                  "withdrawn have none): set storage_access = \"unity-catalog\" under [databricks] in "
+                                  f"{environment.source}")
 
 
 def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, published_bundle):
@@ -305,5 +308,9 @@ def test_qa_down_removes_an_environment_and_a_second_time_finds_nothing(first_qa
         assert arm.group_exists(client, f"rg-parking-qa-{deployment_id}")  # the dry run deleted nothing
         assert qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
         assert not arm.group_exists(client, f"rg-parking-qa-{deployment_id}")
+        # The metastore outlives the resource group: the deployment's objects went first.
+        name = f"parking_qa_{deployment_id}"
+        assert {f"deleted catalog {name}", f"deleted external location {name}_lake",
+                f"deleted storage credential {name}_connector"} <= set(lines)
         assert not qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
         assert lines[-1] == f"resource group rg-parking-qa-{deployment_id} does not exist: nothing to remove"

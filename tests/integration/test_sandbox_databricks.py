@@ -19,7 +19,8 @@ def workspace(tmp_path_factory, azurite):
     sandbox = Sandbox(tmp_path_factory.mktemp("sandbox-home"), blob_endpoint=f"http://{azurite.host}:{azurite.port}")
     with requests_trusting(sandbox.tls.trust_bundle):
         token = sandbox.authority.issue("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default")[0]
-        client = WorkspaceClient(host=sandbox.ensure_workspace("dbw-it"), token=token)
+        # a legacy account's workspace: it still has DBFS mounts (test_a_mount_maps_...)
+        client = WorkspaceClient(host=sandbox.ensure_workspace("dbw-it", legacy=True), token=token)
         cluster = client.clusters.create_and_wait(cluster_name="it", spark_version="17.3.x-scala2.13",
                                                   node_type_id="Standard_DS3_v2", num_workers=1)
         yield client, cluster.cluster_id

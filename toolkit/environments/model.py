@@ -79,10 +79,42 @@ class Data(Strict):
     hydrate: Hydration | None = None
 
 
+class UnityCatalog(Strict):
+    """Unity Catalog storage access: the lake's container as an external location, reached with the Access
+    Connector's managed identity (a storage credential), and the environment's catalog."""
+    catalog: str = Field("parking_{environment}", description="the environment's catalog; {environment} and "
+                         "{deployment_id} are replaced (an on-demand environment's must contain {deployment_id})")
+    schemas: list[str] = Field(["interim", "malformed", "dw"], description="the schemas the application uses")
+    managed_location: str = Field("_unity_catalog", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+                                  description="the catalog's managed storage, a folder of the lake's container "
+                                  "(inside its external location)")
+    job_principal: str | None = Field(None, description="who runs the notebooks (Data Factory's token and the "
+                                      "release's runs): an application id, user or group; default: the deployer")
+    validation_timeout_minutes: int = Field(15, ge=1, le=120, description="how long a new role assignment may take "
+                                            "to reach storage before the step gives up")
+
+    @model_validator(mode="after")
+    def _names(self) -> "UnityCatalog":
+        for schema in self.schemas:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,254}", schema):
+                raise ValueError(f"unity_catalog.schemas: {schema!r} is not a schema name (lowercase letters, digits, "
+                                 "underscores)")
+        if not re.fullmatch(r"[a-z0-9_{}]{1,200}", self.catalog.replace("{environment}", "x")):
+            raise ValueError(f"unity_catalog.catalog: {self.catalog!r}: lowercase letters, digits and underscores, "
+                             "with {environment} and {deployment_id} as placeholders")
+        return self
+
+
 class Databricks(Strict):
     secret_scope: str = Field(pattern=_NAME)
-    storage_access: Literal["mount"] = "mount"
-    mount_point: str = Field("/mnt/datalake", pattern=r"^/mnt/[A-Za-z0-9_-]+$")
+    storage_access: Literal["unity-catalog", "mount"] = Field(
+        "unity-catalog", description="unity-catalog: an external location reached with a managed identity (what "
+        "Databricks supports, and all an account opened today has); mount: dbutils.fs.mount with the account key "
+        "(legacy workspaces only)")
+    unity_catalog: UnityCatalog = UnityCatalog()
+    mount_point: str = Field("/mnt/datalake", pattern=r"^/mnt/[A-Za-z0-9_-]+$",
+                             description="mount mode's mount point (and, in unity-catalog mode, the mount a migration "
+                             "retires)")
     lake_container: Container = "datalake"
     release_root: str = Field("/parking-sensors/releases", pattern=r"^/[A-Za-z0-9_./-]+$")
     cluster_name: str = Field(pattern=_NAME)
@@ -156,7 +188,15 @@ class Environment(Strict):
         for name in self.secrets:
             if not re.fullmatch(r"[0-9a-zA-Z-]{1,127}", name):
                 raise ValueError(f"secrets.{name}: a Key Vault secret name has 1-127 letters, digits and dashes")
+        if self.on_demand and "{deployment_id}" not in self.databricks.unity_catalog.catalog:
+            raise ValueError("databricks.unity_catalog.catalog: an on-demand environment's catalog must contain "
+                             "{deployment_id} (two deployments would share it, and one's teardown would drop it)")
         return self
+
+    def catalog_name(self, deployment_id: str | None) -> str:
+        """The Unity Catalog catalog of this environment (of this deployment, when on demand)."""
+        return self.databricks.unity_catalog.catalog.replace("{environment}", self.name).replace(
+            "{deployment_id}", deployment_id or "")
 
     def resource_group(self, deployment_id: str | None) -> str:
         if self.on_demand:

@@ -44,12 +44,15 @@ FACTORY = NameRule("Microsoft.DataFactory/factories", r"[A-Za-z0-9](?!.*--)[A-Za
                    "hyphens, unique across Azure")
 WORKSPACE = NameRule("Microsoft.Databricks/workspaces", r"[A-Za-z0-9_-]+", 3, 64, False,
                      "3-64 letters, digits, underscores and hyphens")
+ACCESS_CONNECTOR = NameRule("Microsoft.Databricks/accessConnectors", r"[A-Za-z0-9_-]+", 3, 64, False,
+                            "3-64 letters, digits, underscores and hyphens")
 RESOURCE_GROUP = NameRule("Microsoft.Resources/resourceGroups", r"[\w().-]*[\w()-]", 1, 90, False,
                           "1-90 letters, digits, underscores, parentheses, hyphens and periods, not ending in a period")
 
 # Template parameter -> the rule its value obeys; the release sets every one of them.
 TEMPLATE_PARAMETERS = {"storageAccountName": STORAGE, "keyVaultName": VAULT, "dataFactoryName": FACTORY,
-                       "databricksWorkspaceName": WORKSPACE, "databricksManagedResourceGroupName": RESOURCE_GROUP}
+                       "databricksWorkspaceName": WORKSPACE, "databricksManagedResourceGroupName": RESOURCE_GROUP,
+                       "accessConnectorName": ACCESS_CONNECTOR}
 
 _PROJECT = "parking"
 
@@ -72,6 +75,7 @@ def resource_names(environment: str, subscription_id: str, resource_group: str,
         "keyVaultName": f"kv-{vault_core}-{digest[:VAULT.maximum - 4 - len(vault_core)]}",
         "dataFactoryName": f"adf-{_PROJECT}-{core}-{digest[:6]}",
         "databricksWorkspaceName": f"dbw-{_PROJECT}-{core}",
+        "accessConnectorName": f"dbac-{_PROJECT}-{core}",
         "databricksManagedResourceGroupName": f"rg-dbw-{_PROJECT}-{core}-{digest[:6]}-managed",
     }
 

@@ -147,6 +147,13 @@ class Deployment:
         return WorkspaceClient(**self.target.databricks_config(self.output("databricksWorkspaceUrl"),
                                                                self.output("databricksWorkspaceResourceId")))
 
+    @cached_property
+    def job_principal(self) -> str:
+        """Who runs the notebooks (Data Factory's token and the release's runs are the deployer's unless the
+        environment names another): Unity Catalog grants and a dedicated cluster's single user name it."""
+        configured = self.environment.databricks.unity_catalog.job_principal
+        return configured or self.workspace.current_user.me().user_name
+
     def storage_key(self, resource_group: str, account: str) -> str:
         """An account key (ARM listKeys, a read): what server-side copies sign their source with."""
         if (resource_group, account) not in self._keys:

@@ -1,7 +1,7 @@
 """The release stages, each a list of steps over one environment, and the QA teardown.
 
     deploy-qa:      infrastructure (always), secrets, data, workspace, application, storage access,
-                    Data Factory, integration tests
+                    Data Factory, mount retirement (after a switch to Unity Catalog), integration tests
     deploy-staging: the same on the standing staging environment, hydrated from production, with the
                     triggers activated; infrastructure only when asked
     deploy-prod:    blue/green: the idle slot only (secrets, workspace, application, storage access) and its
@@ -30,7 +30,7 @@ from toolkit.release.steps.integration import IntegrationTests
 from toolkit.release.steps.secrets import Secrets
 from toolkit.release.steps.slot import IdleSlot
 from toolkit.release.steps.smoke_test import SmokeTest
-from toolkit.release.steps.storage_access import StorageAccess
+from toolkit.release.steps.storage_access import RetireMount, StorageAccess
 from toolkit.release.steps.workspace import Workspace
 
 STAGES = {"deploy-qa": "qa", "deploy-staging": "staging", "deploy-prod": "prod"}
@@ -38,9 +38,10 @@ STAGES = {"deploy-qa": "qa", "deploy-staging": "staging", "deploy-prod": "prod"}
 
 def stage_steps(stage: str, environments: Path, environment: Environment) -> list:
     if environment.slots is not None:
-        return [Infrastructure(), IdleSlot(), Secrets(), Workspace(), Application(), StorageAccess(), SmokeTest()]
+        return [Infrastructure(), IdleSlot(), Secrets(), Workspace(), Application(), StorageAccess(), SmokeTest(),
+                RetireMount()]
     common = [Infrastructure(), Secrets()]
-    application = [Workspace(), Application(), StorageAccess(), DataFactory()]
+    application = [Workspace(), Application(), StorageAccess(), DataFactory(), RetireMount()]
     if stage == "deploy-prod":
         return common + application
     return common + [Data(environments)] + application + [IntegrationTests()]
@@ -143,9 +144,11 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
 
 def qa_down(environments: Path, target: Target, deployment_id: str, dry_run: bool,
             say: Callable[[str], None]) -> bool:
-    """Delete an on-demand QA environment: its resource group, then the soft-deleted vault the deletion leaves
-    (it would keep the vault's name, and so this deployment id, from being deployed again until purged).
-    False when there was nothing to remove. A teardown killed half way is finished by running it again."""
+    """Delete an on-demand QA environment: its Unity Catalog objects (catalog, external location, credential: they
+    live in the account's metastore, which outlives the resource group, and are reached through the workspace, so
+    they go first), then its resource group, then the soft-deleted vault the deletion leaves (it would keep the
+    vault's name, and so this deployment id, from being deployed again until purged). False when there was
+    nothing to remove. A teardown killed half way is finished by running it again."""
     from toolkit.azure import arm, names
     from toolkit.azure.rest import ArmRest
 
@@ -157,15 +160,29 @@ def qa_down(environments: Path, target: Target, deployment_id: str, dry_run: boo
     if not exists and not deleted_vaults:
         say(f"resource group {group} does not exist: nothing to remove")
         return False
+    catalog = environment.catalog_name(deployment_id)
     if dry_run:
-        say(f"would delete resource group {group} and everything in it, then purge its soft-deleted vault"
-            if exists else f"would purge the soft-deleted vaults of {group}: "
-            f"{', '.join(v['name'] for v in deleted_vaults)}")
+        say(f"would delete catalog {catalog} with its external location and credential, then resource group {group} "
+            "and everything in it, then purge its soft-deleted vault" if exists else
+            f"would purge the soft-deleted vaults of {group}: {', '.join(v['name'] for v in deleted_vaults)}")
         return True
     if exists:
+        _remove_unity_catalog(environment, target, deployment_id, catalog, say)
         arm.delete_group(client, group, say)
         say(f"deleted resource group {group}")
         deleted_vaults = names.deleted_vaults_of_group(rest, group)
     for vault in deleted_vaults:
         names.purge_deleted_vault(rest, vault, say)
     return True
+
+
+def _remove_unity_catalog(environment: Environment, target: Target, deployment_id: str, catalog: str,
+                          say: Callable[[str], None]) -> None:
+    from toolkit.databricks import unity_catalog
+    from toolkit.release.deployment import open_deployed
+
+    deployed = open_deployed(environment, target, deployment_id, say)
+    if deployed is None or "databricksWorkspaceUrl" not in deployed.outputs:
+        say(f"no workspace deployed: no Unity Catalog objects of {catalog} to remove")
+        return
+    unity_catalog.remove(deployed.workspace, catalog, say)

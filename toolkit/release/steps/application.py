@@ -56,6 +56,11 @@ def cluster_spec(d: Deployment) -> dict:
     if override.exists():
         spec.update(json.loads(override.read_text()))
     spec["cluster_name"] = d.cluster_name
+    if d.environment.databricks.storage_access == "unity-catalog" and \
+            spec.get("data_security_mode", "SINGLE_USER") in ("SINGLE_USER", "DATA_SECURITY_MODE_DEDICATED"):
+        # A dedicated cluster runs only its single user's commands: the identity that runs the jobs.
+        spec.setdefault("data_security_mode", "SINGLE_USER")
+        spec["single_user_name"] = d.job_principal
     return spec
 
 

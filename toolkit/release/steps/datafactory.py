@@ -11,6 +11,7 @@ from toolkit.definitions.adf_deployment import (ORDER, ReplacementError, contain
 from toolkit.release import ledger
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.steps.storage_access import lake_root
 
 
 TRIGGERS_STOPPED, TRIGGERS_RESTORED = "triggers-stopped", "triggers-restored"
@@ -25,7 +26,7 @@ def stopped_by_an_interrupted_run(lake) -> list[str]:
 def placeholder_values(d: Deployment) -> dict[str, str]:
     settings = d.environment.databricks
     values = {"environment": d.environment.name, "version": d.version, "release_root": d.release_root,
-              "lake_root": settings.mount_point, "table_format": settings.table_format,
+              "lake_root": lake_root(d), "table_format": settings.table_format,
               "cluster_id": d.value("cluster_id")}
     values.update({f"outputs.{k}": v for k, v in d.outputs.items()})
     return values

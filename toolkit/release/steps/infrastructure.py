@@ -12,7 +12,7 @@ After a deployment both are read back and restored if anything still dropped the
 """
 from __future__ import annotations
 
-from toolkit.azure import arm, names
+from toolkit.azure import arm, names, permissions
 from toolkit.azure.datafactory import API as FACTORY_API, Factory
 from toolkit.environments.naming import name_problems
 from toolkit.release.deployment import Deployment
@@ -26,6 +26,7 @@ def template_parameters(d: Deployment) -> dict:
     parameters = {k: v["value"] for k, v in d.bundle_json(infrastructure.parameters_file)["parameters"].items()}
     parameters.update(infrastructure.parameters)
     parameters.update(d.resource_names)
+    parameters["unityCatalog"] = d.environment.databricks.storage_access == "unity-catalog"
     return parameters
 
 
@@ -102,6 +103,12 @@ class Infrastructure:
                 kind = getattr(change_type, "value", change_type)
                 if kind in arm.CHANGE_TYPES_THAT_WRITE:
                     plan.add(kind.lower(), resource_id.split("/providers/", 1)[-1])
+                if kind == "Create" and "/providers/Microsoft.Authorization/roleAssignments/" in resource_id and \
+                        not permissions.can_assign_roles(permissions.group_permissions(d.rest, group)):
+                    raise StepFailed(f"the deployer may not assign Azure roles in {group} "
+                                     f"({permissions.ASSIGN_ROLES}), which Unity Catalog's access connector needs on "
+                                     "the lake: give it User Access Administrator or Role Based Access Control "
+                                     "Administrator there (README: Releasing to Azure)")
             outputs = arm.latest_outputs(d.arm, group, environment.name)
             if not plan.changes and outputs is None:
                 plan.add("deploy", environment.infrastructure.template, "no earlier deployment recorded outputs")

@@ -12,6 +12,7 @@ from toolkit.release import ledger, promotion
 from toolkit.release.deployment import Deployment
 from toolkit.release.junit import TestCase, write_junit
 from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.steps.storage_access import lake_root
 
 EVENT = "integration-tests"
 
@@ -100,7 +101,7 @@ class IntegrationTests:
 
     @staticmethod
     def _notebook(d: Deployment, tests, run: dict, activities: list[dict]):
-        values = {"run_id": run["runId"], "lake_root": d.environment.databricks.mount_point,
+        values = {"run_id": run["runId"], "lake_root": lake_root(d),
                   "table_format": d.environment.databricks.table_format}
         for activity in activities:
             for key, value in (activity.get("output") or {}).items():

@@ -9,6 +9,7 @@ from toolkit.definitions.adf_deployment import ReplacementError, render
 from toolkit.release import ledger
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.steps.storage_access import lake_root
 
 EVENT = "smoke-test"
 
@@ -33,7 +34,7 @@ class SmokeTest:
     def _run(d: Deployment) -> None:
         smoke = d.environment.slots.smoke_test
         settings = d.environment.databricks
-        values = {"lake_root": settings.mount_point, "table_format": settings.table_format, "slot": d.slot,
+        values = {"lake_root": lake_root(d), "table_format": settings.table_format, "slot": d.slot,
                   "version": d.version}
         try:
             parameters = {k: render(v, values, f"slots.smoke_test.parameters.{k}") for k, v in smoke.parameters.items()}

@@ -1,11 +1,21 @@
-"""Step 6: the lake reachable from Databricks at the environment's mount point. Mounting happens inside
-a notebook (there is no REST API for it), run once on the environment's cluster; a marker file in the
-workspace records what was mounted, so an unchanged mount costs one read."""
+"""Step 6: the lake reachable from Databricks, in the environment's storage-access mode.
+
+- ``unity-catalog`` (the default, and all an account opened today has): the lake's container is an external
+  location, reached with the Access Connector's managed identity (a storage credential); the environment's
+  catalog has its managed location there, and the identity that runs the jobs gets the least it needs. The
+  notebooks take the lake as an ``abfss://`` root.
+- ``mount`` (legacy workspaces only): the container mounted at the mount point by a notebook run with the
+  account key (there is no REST API for mounts); a marker file in the workspace records what was mounted.
+
+A switch from ``mount`` to ``unity-catalog`` converges in one deploy: nothing in the lake moves (the root is the
+same container), and the mount is removed by the mount-retirement step once the factory no longer reads it.
+"""
 from __future__ import annotations
 
 import json
 import posixpath
 
+from toolkit.databricks import unity_catalog as uc
 from toolkit.databricks.runs import run_notebook
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects, read_file
 from toolkit.environments.model import StorageKeySecret
@@ -13,12 +23,112 @@ from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Plan, StepFailed
 
 MOUNT_NOTEBOOK = "90_mount_lake"
+NO_MOUNTS = ("INVALID_DBFS_MOUNT", "DBFS mounts are not available", "disable_legacy_dbfs", "DBFS root and mounts")
+
+
+def lake_root(d: Deployment) -> str:
+    """The lake as the notebooks take it: the container's abfss:// URL, or the mount point."""
+    settings = d.environment.databricks
+    if settings.storage_access == "mount":
+        return settings.mount_point
+    return uc.lake_url(d.output("storageAccountName"), settings.lake_container)
+
+
+def catalog_setup(d: Deployment) -> uc.CatalogSetup:
+    settings = d.environment.databricks
+    root = uc.lake_url(d.output("storageAccountName"), settings.lake_container)
+    return uc.CatalogSetup(d.environment.catalog_name(d.options.deployment_id), root,
+                           f"{root}/{settings.unity_catalog.managed_location}", d.output("accessConnectorId"),
+                           tuple(settings.unity_catalog.schemas), d.job_principal)
+
+
+def mount_record(d: Deployment) -> str:
+    settings = d.environment.databricks
+    return f"{posixpath.dirname(settings.release_root)}/state/mount{settings.mount_point.replace('/', '-')}.json"
 
 
 class StorageAccess:
     name = "storage-access"
 
     def plan(self, d: Deployment) -> Plan:
+        if d.environment.databricks.storage_access == "mount":
+            return self._mount(d)
+        return self._unity_catalog(d)
+
+    # -- unity-catalog ---------------------------------------------------------------------------
+    def _unity_catalog(self, d: Deployment) -> Plan:
+        plan, setup, workspace = Plan(), catalog_setup(d), d.workspace
+        state = uc.read_state(workspace, setup)
+        to_create = set()
+        if state.credential_connector is None:
+            plan.add("create", f"storage credential {setup.credential}", "the access connector's managed identity")
+            to_create.add("credential")
+        elif state.credential_connector.lower() != setup.access_connector_id.lower():
+            plan.add("update", f"storage credential {setup.credential}", f"access connector "
+                     f"{state.credential_connector or '(none)'} -> {setup.access_connector_id}")
+        wanted_location = {"url": setup.url, "credential_name": setup.credential, "read_only": False}
+        if state.location is None:
+            plan.add("create", f"external location {setup.location}", setup.url)
+            to_create.add("location")
+        elif state.location != wanted_location:
+            differs = [f"{k} {state.location[k]!r} -> {v!r}" for k, v in wanted_location.items()
+                       if state.location.get(k) != v]
+            plan.add("update", f"external location {setup.location}", "; ".join(differs))
+        if not state.catalog_exists:
+            plan.add("create", f"catalog {setup.catalog}", f"managed location {setup.managed_location}")
+            to_create.add("catalog")
+        elif state.catalog_root != setup.managed_location:
+            raise StepFailed(f"catalog {setup.catalog} has managed location {state.catalog_root}, not "
+                             f"{setup.managed_location}: a catalog's managed location cannot be changed; set "
+                             f"databricks.unity_catalog.managed_location in {d.environment.source} to match, or drop "
+                             "the catalog")
+        new_schemas = [s for s in setup.schemas if s not in state.schemas]
+        if new_schemas:
+            plan.add("create", f"schemas {', '.join(new_schemas)}", f"in catalog {setup.catalog}")
+        location_grants = [p for p in uc.LOCATION_PRIVILEGES if p not in state.location_grants]
+        catalog_grants = [p for p in uc.CATALOG_PRIVILEGES if p not in state.catalog_grants]
+        if location_grants:
+            plan.add("grant", f"{', '.join(location_grants)} on external location {setup.location}", setup.principal)
+        if catalog_grants:
+            plan.add("grant", f"{', '.join(catalog_grants)} on catalog {setup.catalog}", setup.principal)
+        missing = uc.missing_privileges(workspace, {uc.CREATE_PRIVILEGE[k] for k in to_create})
+        if missing:
+            raise StepFailed(f"the deployer lacks {', '.join(missing)} on the Unity Catalog metastore, needed to "
+                             "create this environment's objects: ask an account admin to grant them (README: "
+                             "Releasing to Azure)")
+        if read_file(workspace, mount_record(d)) is not None:
+            plan.notes.append(f"{d.environment.databricks.mount_point} is still mounted: the mount-retirement step "
+                              "removes it once the factory's lakeRoot no longer reads it")
+        if not plan.changes:
+            return plan
+        validate = state.credential_connector != setup.access_connector_id or state.location != wanted_location
+        timeout_s = d.environment.databricks.unity_catalog.validation_timeout_minutes * 60
+
+        def apply() -> None:
+            if state.credential_connector is None:
+                uc.create_credential(workspace, setup)
+            elif state.credential_connector.lower() != setup.access_connector_id.lower():
+                uc.update_credential(workspace, setup)
+            if validate:  # a new role assignment takes time to reach storage; the location is validated on create
+                try:
+                    uc.wait_until_valid(workspace, setup.credential, setup.url, timeout_s, d.say)
+                except TimeoutError as exc:
+                    raise StepFailed(str(exc)) from None
+            if state.location != wanted_location:
+                uc.put_location(workspace, setup, state.location is not None)
+            if not state.catalog_exists:
+                uc.create_catalog(workspace, setup)
+            for schema in new_schemas:
+                uc.create_schema(workspace, setup, schema)
+            if location_grants:
+                uc.grant(workspace, "external_location", setup.location, setup.principal, location_grants)
+            if catalog_grants:
+                uc.grant(workspace, "catalog", setup.catalog, setup.principal, catalog_grants)
+        plan.apply = apply
+        return plan
+
+    # -- mount -----------------------------------------------------------------------------------
+    def _mount(self, d: Deployment) -> Plan:
         plan = Plan()
         settings = d.environment.databricks
         key_secret = next((n for n, s in d.environment.secrets.items() if isinstance(s, StorageKeySecret)), None)
@@ -28,7 +138,7 @@ class StorageAccess:
         wanted = {"mount_name": settings.mount_point.removeprefix("/mnt/"), "account": d.output("storageAccountName"),
                   "container": settings.lake_container, "secret_scope": settings.secret_scope,
                   "secret_key": key_secret}
-        record = f"{posixpath.dirname(settings.release_root)}/state/mount{settings.mount_point.replace('/', '-')}.json"
+        record = mount_record(d)
         marker = json.dumps(wanted, sort_keys=True).encode()
         if read_file(d.workspace, record) == marker:
             return plan
@@ -38,9 +148,50 @@ class StorageAccess:
         def apply() -> None:
             run = run_notebook(d.workspace, d.value("cluster_id"), f"{d.release_root}/notebooks/{MOUNT_NOTEBOOK}",
                                wanted, f"mount {settings.mount_point} ({d.environment.name})", 30, d.say)
+            if not run.succeeded and any(sign in (run.error or "") for sign in NO_MOUNTS):
+                raise StepFailed(f"this workspace has no DBFS mounts (Databricks accounts opened since they were "
+                                 f"withdrawn have none): set storage_access = \"unity-catalog\" under [databricks] in "
+                                 f"{d.environment.source}")
             if not run.succeeded:
                 raise StepFailed(f"the mount notebook failed ({run.result_state}): {run.error} "
                                  f"(run page: {run.page_url})")
             import_objects(d.workspace, [WorkspaceObject(record, marker, False)], lambda o: None)
+        plan.apply = apply
+        return plan
+
+
+class RetireMount:
+    """After a switch to unity-catalog: the old mount is removed once nothing reads it, that is once the factory's
+    lakeRoot (set by the datafactory step, or by the swap in production) no longer names it."""
+    name = "mount-retirement"
+
+    def plan(self, d: Deployment) -> Plan:
+        from toolkit.azure.datafactory import Factory
+
+        plan, settings = Plan(), d.environment.databricks
+        if settings.storage_access == "mount":
+            return plan
+        record = mount_record(d)
+        if read_file(d.workspace, record) is None:
+            return plan
+        factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+        root = ((factory.global_parameters().get("lakeRoot") or {}).get("value") or "")
+        if root == settings.mount_point or root.startswith(settings.mount_point + "/"):
+            plan.notes.append(f"{settings.mount_point} kept: the factory's lakeRoot still reads it ({root}); the "
+                              "deploy after the factory moves to Unity Catalog removes it")
+            return plan
+        plan.add("unmount", settings.mount_point, "nothing reads it: the factory's lakeRoot is "
+                 f"{root or '(not set)'}")
+
+        def apply() -> None:
+            from toolkit.databricks.workspace_files import delete_objects
+
+            run = run_notebook(d.workspace, d.value("cluster_id"), f"{d.release_root}/notebooks/{MOUNT_NOTEBOOK}",
+                               {"mount_name": settings.mount_point.removeprefix("/mnt/"), "action": "unmount"},
+                               f"unmount {settings.mount_point} ({d.environment.name})", 30, d.say)
+            if not run.succeeded:
+                raise StepFailed(f"the unmount notebook failed ({run.result_state}): {run.error} "
+                                 f"(run page: {run.page_url})")
+            delete_objects(d.workspace, [record])
         plan.apply = apply
         return plan
