@@ -33,9 +33,9 @@ def _deployment(parameters=None, template=None):
 
 def test_validate_what_if_deploy_and_outputs(arm, sandbox, credential):
     validated = arm.deployments.begin_validate(GROUP, "infra-1", _deployment()).result()
-    assert len(validated.properties.validated_resources) == 6
+    assert len(validated.properties.validated_resources) == 8  # with the access connector and its role assignment
     preview = arm.deployments.begin_what_if(GROUP, "infra-1", _deployment()).result()
-    assert {c.change_type for c in preview.changes} == {"Create"} and len(preview.changes) == 6
+    assert {c.change_type for c in preview.changes} == {"Create"} and len(preview.changes) == 8
 
     deployed = arm.deployments.begin_create_or_update(GROUP, "infra-1", _deployment()).result()
     assert deployed.properties.provisioning_state == "Succeeded"
@@ -83,11 +83,11 @@ def test_a_changed_parameter_shows_as_modify(arm):
 
 def test_an_unsupported_function_is_refused_naming_it_and_where(arm):
     template = json.loads((REPO_ROOT / "arm" / "azuredeploy.json").read_text())
-    template["variables"]["tags"] = "[guid(resourceGroup().id)]"
+    template["variables"]["tags"] = "[base64(resourceGroup().id)]"
     with pytest.raises(HttpResponseError) as refused:
         arm.deployments.begin_validate(GROUP, "bad", _deployment(template=template)).result()
     assert "InvalidTemplate" in str(refused.value)
-    assert "$.variables.tags: the sandbox does not support the template function guid()" in str(refused.value)
+    assert "$.variables.tags: the sandbox does not support the template function base64()" in str(refused.value)
 
 
 def test_a_missing_required_parameter_fails_the_deployment_with_the_reason(arm):
