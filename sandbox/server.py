@@ -123,29 +123,18 @@ class ControlService(Service):
                                         for n, u in self.sandbox.workspace_urls().items()]})
 
     def create_workspace(self, request: Request, name: str) -> Response:
-        """A workspace made ahead of its ARM deployment. ``{"legacy": true}`` makes it one of an account that still
-        has DBFS mounts (the sandbox's workspaces are otherwise new accounts' and have none); given for an existing
-        workspace, it sets that, as the workspace setting that disables legacy DBFS does on Databricks."""
-        body = request.get_json(silent=True) or {}
-        url = self.sandbox.ensure_workspace(name, bool(body.get("legacy")))
-        if "legacy" in body:
-            self.sandbox.set_workspace_legacy(name, bool(body["legacy"]))
+        """A workspace made ahead of its ARM deployment; ``{"legacy": true}`` makes it (or turns an existing one into)
+        one of an account that still has DBFS mounts (see Sandbox.ensure_workspace)."""
+        legacy = (request.get_json(silent=True) or {}).get("legacy")
+        url = self.sandbox.ensure_workspace(name, None if legacy is None else bool(legacy))
         return json_response({"name": name, "workspaceUrl": url})
 
     def set_rbac(self, request: Request) -> Response:
         """The deployer's Azure roles (Owner by default) and how long a role assignment takes to reach storage."""
-        from sandbox import arm_authorization
-
         settings = request.get_json(silent=True) or {}
-        unknown = set(settings.get("deployer_roles") or []) - set(arm_authorization.DEPLOYER_ROLES)
-        if unknown or set(settings) - {"deployer_roles", "propagation_s"}:
-            raise ApiError(400, "InvalidSettings", "expected deployer_roles (of "
-                           f"{sorted(arm_authorization.DEPLOYER_ROLES)}) and propagation_s")
-        with self.sandbox.arm_state.update() as data:
-            if "deployer_roles" in settings:
-                data["deployerRoles"] = settings["deployer_roles"]
-            if "propagation_s" in settings:
-                data["rbacPropagationSeconds"] = float(settings["propagation_s"])
+        if set(settings) - {"deployer_roles", "propagation_s"}:
+            raise ApiError(400, "InvalidSettings", "expected deployer_roles and propagation_s")
+        self.sandbox.set_rbac(settings.get("deployer_roles"), settings.get("propagation_s"))
         return json_response(settings)
 
     def set_metastore_privileges(self, request: Request) -> Response:
@@ -271,13 +260,25 @@ class Sandbox:
                                              data.get("rbacPropagationSeconds", ROLE_PROPAGATION_S))
 
     def set_metastore_privileges(self, privileges: list[str]) -> None:
-        any_workspace = next(iter(self._workspaces.values()), None)
+        """What the deployer holds on the account's metastore, as an account admin would grant it."""
+        from sandbox.databricks.unity_catalog import set_deployer_privileges
+
         with self.databricks_state.update() as data:
-            catalog = any_workspace.uc(data) if any_workspace else None
-            if catalog is None:
-                raise ApiError(400, "NoWorkspace", "no workspace yet: the metastore is created with the first")
-            catalog["grants"][f"metastores/{catalog['metastore']['metastore_id']}"][self.identity.client_id] = \
-                list(privileges)
+            set_deployer_privileges(data, self.identity.tenant_id, self.identity.client_id, privileges)
+
+    def set_rbac(self, deployer_roles: list[str] | None = None, propagation_s: float | None = None) -> None:
+        """The deployer's Azure roles (Owner by default) and how long a role assignment takes to reach storage."""
+        from sandbox import arm_authorization
+
+        unknown = set(deployer_roles or []) - set(arm_authorization.DEPLOYER_ROLES)
+        if unknown:
+            raise ApiError(400, "InvalidSettings", f"unknown roles {sorted(unknown)}: expected some of "
+                           f"{sorted(arm_authorization.DEPLOYER_ROLES)}")
+        with self.arm_state.update() as data:
+            if deployer_roles is not None:
+                data["deployerRoles"] = list(deployer_roles)
+            if propagation_s is not None:
+                data["rbacPropagationSeconds"] = float(propagation_s)
 
     @property
     def arm_url(self) -> str:
@@ -328,19 +329,22 @@ class Sandbox:
         with self.keyvault_state.update() as data:
             data.pop(name, None)
 
-    def ensure_workspace(self, name: str, legacy: bool = False) -> str:
+    def ensure_workspace(self, name: str, legacy: bool | None = None) -> str:
+        """A workspace's URL, made if missing. ``legacy``: whether it still has DBFS mounts (a new one does not
+        unless told; an existing one keeps what it has unless told, as the workspace setting that disables legacy
+        DBFS can be changed on Databricks)."""
         with self._lock:
             if name not in self.services.read().get("workspaces", {}):
                 workspace_id = 1000000000000000 + len(self.services.read().get("workspaces", {})) + 1
-                port = self._listen(f"databricks:{name}", self._workspace_app(name, workspace_id, legacy), 0)
+                port = self._listen(f"databricks:{name}", self._workspace_app(name, workspace_id, bool(legacy)), 0)
                 with self.services.update() as data:
-                    data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id, "legacy": legacy}
+                    data.setdefault("workspaces", {})[name] = {"port": port, "id": workspace_id,
+                                                               "legacy": bool(legacy)}
+            elif legacy is not None:
+                with self.services.update() as data:
+                    data["workspaces"][name]["legacy"] = legacy
+                self._workspaces[name].legacy = legacy
             return self.workspace_urls()[name]
-
-    def set_workspace_legacy(self, name: str, legacy: bool) -> None:
-        with self.services.update() as data:
-            data["workspaces"][name]["legacy"] = legacy
-        self._workspaces[name].legacy = legacy
 
     def stop_workspace(self, name: str) -> None:
         """Stop a workspace's clusters (its resource was deleted); its endpoint stays, answering as empty."""

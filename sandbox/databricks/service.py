@@ -80,12 +80,11 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
         the translated parameters and, by location, (grant, local folder) for the sync up after the run."""
         from sandbox.databricks.mounts import sync_down
 
-        translated, synced = {}, {}
-        for name, value in parameters.items():
-            if not (isinstance(value, str) and value.startswith("abfss://")):
-                translated[name] = value
-                continue
+        translated, synced = dict(parameters), {}
+        paths = {n: v for n, v in parameters.items() if isinstance(v, str) and v.startswith("abfss://")}
+        if paths:
             self.check_access_mode(cluster)
+        for name, value in paths.items():
             grant = self.path_access(value)
             folder = self.home / "external-locations" / grant.location.lower()
             if grant.location not in synced:

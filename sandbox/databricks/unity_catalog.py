@@ -76,6 +76,26 @@ NOT_AUTHORIZED = ("This request is not authorized to perform this operation usin
                   "(AuthorizationPermissionMismatch)")
 
 
+def account_metastore(data: dict, tenant_id: str, deployer: str) -> dict:
+    """The account's metastore and every object in it (made on first use: enabled automatically, so with no root
+    storage, as for accounts opened today; the deployer holds what an account admin has on it)."""
+    catalog = data.setdefault("_unity_catalog", {})
+    if "metastore" not in catalog:
+        metastore_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/metastore"))
+        catalog["metastore"] = {"metastore_id": metastore_id, "name": "metastore_azure_australiaeast",
+                                "region": "australiaeast", "cloud": "azure", "owner": "System user",
+                                "privilege_model_version": "1.0"}
+        catalog["grants"] = {f"metastores/{metastore_id}": {deployer: list(DEPLOYER_METASTORE_PRIVILEGES)}}
+    for collection in SECURABLES:
+        catalog.setdefault(collection, {})
+    return catalog
+
+
+def set_deployer_privileges(data: dict, tenant_id: str, deployer: str, privileges: list[str]) -> None:
+    catalog = account_metastore(data, tenant_id, deployer)
+    catalog["grants"][f"metastores/{catalog['metastore']['metastore_id']}"][deployer] = list(privileges)
+
+
 def permission_denied(privilege: str, kind_label: str, name: str, principal: str) -> ApiError:
     return ApiError(403, "PERMISSION_DENIED", f"User does not have {privilege.replace('_', ' ')} on {kind_label} "
                     f"'{name}'.", details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
@@ -122,17 +142,7 @@ class UnityCatalog:
         return self.authority.client_id
 
     def uc(self, data: dict) -> dict:
-        catalog = data.setdefault("_unity_catalog", {})
-        if "metastore" not in catalog:  # enabled automatically: no root storage, as for accounts opened today
-            metastore_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.authority.tenant_id}/metastore"))
-            catalog["metastore"] = {"metastore_id": metastore_id,
-                                    "name": "metastore_azure_australiaeast", "region": "australiaeast",
-                                    "cloud": "azure", "owner": "System user", "privilege_model_version": "1.0"}
-            catalog["grants"] = {f"metastores/{catalog['metastore']['metastore_id']}":
-                                 {self.caller(): list(DEPLOYER_METASTORE_PRIVILEGES)}}
-        for collection in SECURABLES:
-            catalog.setdefault(collection, {})
-        return catalog
+        return account_metastore(data, self.authority.tenant_id, self.caller())
 
     def _find(self, catalog: dict, collection: str, name: str) -> dict:
         found = catalog[collection].get(name.lower())

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
 from azure.mgmt.resource import ResourceManagementClient
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidParameterValue, InvalidState, PermissionDenied
@@ -37,8 +38,7 @@ def _deploy(arm, group: str, parameters: dict, name: str = "uc"):
 
 @pytest.fixture(scope="module")
 def deployed(arm, sandbox):
-    with sandbox.arm_state.update() as data:
-        data["rbacPropagationSeconds"] = 0.5
+    sandbox.set_rbac(propagation_s=0.5)
     parameters = template_parameters("qa", SUBSCRIPTION, GROUP, "uc")
     parameters["keyVaultAdminObjectId"] = {"value": sandbox.identity.client_id}
     outputs = _deploy(arm, GROUP, parameters).properties.outputs
@@ -89,40 +89,34 @@ def test_the_role_assignment_is_named_by_arms_guid_and_a_second_one_for_the_same
 
 def test_a_deployer_without_the_right_to_assign_roles_is_refused_and_can_read_so(arm, sandbox):
     """rbac.assign-permission"""
-    with sandbox.arm_state.update() as data:
-        data["deployerRoles"] = ["Contributor"]
+    sandbox.set_rbac(deployer_roles=["Contributor"])
     try:
         parameters = template_parameters("qa", SUBSCRIPTION, "rg-uc-contributor", "ucc")
         parameters["keyVaultAdminObjectId"] = {"value": sandbox.identity.client_id}
         with pytest.raises(HttpResponseError) as refused:
             _deploy(arm, "rg-uc-contributor", parameters)
         assert "AuthorizationFailed" in str(refused.value)
-        permissions = arm._client.send_request(  # Permissions - List For Resource Group
-            __import__("azure.core.rest", fromlist=["HttpRequest"]).HttpRequest(
-                "GET", f"{sandbox.arm_url}/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-uc-contributor/providers/"
-                "Microsoft.Authorization/permissions?api-version=2022-04-01")).json()["value"]
+        permissions = arm._client.send_request(HttpRequest(  # Permissions - List For Resource Group
+            "GET", f"{sandbox.arm_url}/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-uc-contributor/providers/"
+            "Microsoft.Authorization/permissions?api-version=2022-04-01")).json()["value"]
         from toolkit.azure.permissions import can_assign_roles
 
         assert not can_assign_roles(permissions)
     finally:
-        with sandbox.arm_state.update() as data:
-            data["deployerRoles"] = ["Owner"]
+        sandbox.set_rbac(deployer_roles=["Owner"])
 
 
 def test_an_external_location_whose_identity_has_no_role_on_the_account_is_refused(w, deployed, sandbox):
     """uc.location-validation (the role assignment not made, or not yet reached storage)"""
     _credential(w, deployed, "c_norole")
-    with sandbox.arm_state.update() as data:
-        saved = data["rbacPropagationSeconds"]
-        data["rbacPropagationSeconds"] = 3600  # as if the role assignment had not reached storage yet
+    sandbox.set_rbac(propagation_s=3600)  # as if the role assignment had not reached storage yet
     try:
         results = w.storage_credentials.validate(storage_credential_name="c_norole", url=_lake(deployed)).results
         assert {r.result.value for r in results if r.operation.value in ("READ", "WRITE")} == {"FAIL"}
         with pytest.raises(PermissionDenied, match="Failed to access cloud storage"):
             w.external_locations.create("l_norole", _lake(deployed), "c_norole")
     finally:
-        with sandbox.arm_state.update() as data:
-            data["rbacPropagationSeconds"] = saved
+        sandbox.set_rbac(propagation_s=0.5)
     time.sleep(0.6)
     assert {r.result.value for r in w.storage_credentials.validate(
         storage_credential_name="c_norole", url=_lake(deployed)).results} == {"PASS"}

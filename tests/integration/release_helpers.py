@@ -57,15 +57,20 @@ def environment_state(d: Deployment) -> dict:
     """What a deploy leaves behind, with every environment-specific name, key and id replaced."""
     from toolkit.azure.datafactory import Factory
     from toolkit.azure.keyvault import read_secret
-    from toolkit.databricks import clusters
+    from toolkit.databricks import clusters, unity_catalog
     from toolkit.databricks.workspace_files import existing_objects
+    from toolkit.release.steps.storage_access import catalog_setup
 
     outputs = d.outputs
     workspace = d.workspace
     cluster = clusters.find_cluster(workspace, d.environment.databricks.cluster_name)
     replacements = {cluster["cluster_id"]: "<cluster>", outputs["databricksWorkspaceUrl"]: "<workspace-url>",
                     outputs["keyVaultUri"]: "<vault-uri>", outputs["storageAccountName"]: "<account>",
-                    outputs["dataFactoryName"]: "<factory>", outputs["keyVaultName"]: "<vault>"}
+                    outputs["dataFactoryName"]: "<factory>", outputs["keyVaultName"]: "<vault>",
+                    outputs["accessConnectorId"]: "<access-connector>"}
+    catalog = catalog_setup(d)
+    replacements[catalog.catalog] = "<catalog>"
+    uc_state = unity_catalog.read_state(workspace, catalog)
     factory = Factory(d.rest, d.resource_group, outputs["dataFactoryName"])
     lake = d.lake().get_container_client("datalake")
     state = {
@@ -81,6 +86,7 @@ def environment_state(d: Deployment) -> dict:
                             for kind in ("linkedService", "dataset", "pipeline", "trigger")},
         "lake_source": sorted((b.name, b.size) for b in lake.list_blobs(name_starts_with="src/")),
         "lake_tables": sorted({b.name.split("/")[1] for b in lake.list_blobs(name_starts_with="dw/")}),
+        "unity_catalog": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(uc_state).items()},
     }
     text = json.dumps(state, sort_keys=True)
     for value, placeholder in sorted(replacements.items(), key=lambda kv: -len(kv[0])):

@@ -49,7 +49,11 @@ def _outputs(home, published, deployment_id):
 def test_first_deploy_runs_every_step_and_the_integration_tests_pass(first_qa, release_sandbox, published_bundle):
     report, lines = first_qa
     assert report.outcome == "succeeded", report.error
-    assert [s.status for s in report.steps] == ["changed"] * 8
+    # Every step writes on a first deploy, but mount retirement: there was never a mount.
+    assert {s.step: s.status for s in report.steps} == {
+        "infrastructure": "changed", "secrets": "changed", "data": "changed", "workspace": "changed",
+        "application": "changed", "storage-access": "changed", "datafactory": "changed",
+        "mount-retirement": "unchanged", "integration-tests": "changed"}
     # The pipeline really loaded the Melbourne extracts through the deployed notebooks and wheel.
     assert any("SetInFileFolder" in line and "Succeeded" in line for line in lines)
     assert any("TransformData" in line and "DatabricksNotebook" in line and "Succeeded" in line for line in lines)
@@ -225,6 +229,32 @@ def test_mount_mode_on_a_new_account_workspace_fails_in_one_line_naming_unity_ca
     assert str(refused.value) == ("this workspace has no DBFS mounts (Databricks accounts opened since they were "
                                   "withdrawn have none): set storage_access = \"unity-catalog\" under [databricks] in "
                                   f"{environment.source}")
+
+
+def test_missing_metastore_privileges_fail_the_plan_in_one_line_before_any_write(
+        first_qa, release_sandbox, published_bundle):
+    from sandbox.connection import SandboxConnection
+    from toolkit.release.plan import StepFailed
+    from toolkit.release.steps.storage_access import StorageAccess
+
+    environment = load_environment(ENVIRONMENTS, "qa", "sandbox")
+    settings = environment.databricks
+    other = environment.model_copy(update={"databricks": settings.model_copy(update={
+        "unity_catalog": settings.unity_catalog.model_copy(update={"catalog": "other_{deployment_id}"})})})
+    d = deployment(release_sandbox, published_bundle, other, "it1", _outputs(release_sandbox, published_bundle, "it1"))
+    connection = SandboxConnection.from_home(release_sandbox)
+    connection.admin("PUT", "metastore/privileges", {"privileges": ["CREATE_EXTERNAL_LOCATION"]})
+    reset_requests(release_sandbox)
+    try:
+        with pytest.raises(StepFailed) as refused:
+            StorageAccess().plan(d)
+    finally:
+        connection.admin("PUT", "metastore/privileges", {"privileges": [
+            "CREATE_CATALOG", "CREATE_EXTERNAL_LOCATION", "CREATE_STORAGE_CREDENTIAL"]})
+    assert str(refused.value) == ("the deployer lacks CREATE_CATALOG, CREATE_STORAGE_CREDENTIAL on the Unity Catalog "
+                                  "metastore, needed to create this environment's objects: ask an account admin to "
+                                  "grant them (README: Releasing to Azure)")
+    assert requests_made(release_sandbox)["writes"] == 0
 
 
 def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, published_bundle):

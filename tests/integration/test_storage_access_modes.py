@@ -49,22 +49,24 @@ def legacy_staging(release_sandbox, tmp_path_factory):
     connection.ensure_workspace(workspace, legacy=False)
 
 
-def _lake_blobs(home, published) -> set[str]:
-    from toolkit.release.deployment import open_deployed
+def _deployed(home):
+    """Staging as its last deployment left it (outputs and clients)."""
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
+    from toolkit.release.deployment import open_deployed
 
-    d = open_deployed(load_environment(ENVIRONMENTS, "staging", "sandbox"), sandbox_target(home), say=lambda _: None)
-    return {b.name for b in d.lake().get_container_client("datalake").list_blobs()}
+    return open_deployed(load_environment(ENVIRONMENTS, "staging", "sandbox"), sandbox_target(home),
+                         say=lambda _: None)
+
+
+def _lake_blobs(home) -> set[str]:
+    return {b.name for b in _deployed(home).lake().get_container_client("datalake").list_blobs()}
 
 
 def _lake_root(home) -> str:
     from toolkit.azure.datafactory import Factory
-    from toolkit.environments.model import load_environment
-    from toolkit.environments.target import sandbox_target
-    from toolkit.release.deployment import open_deployed
 
-    d = open_deployed(load_environment(ENVIRONMENTS, "staging", "sandbox"), sandbox_target(home), say=lambda _: None)
+    d = _deployed(home)
     return Factory(d.rest, d.resource_group, d.output("dataFactoryName")).global_parameters()["lakeRoot"]["value"]
 
 
@@ -77,7 +79,7 @@ def test_mount_mode_works_on_a_legacy_workspace_and_migrates_to_unity_catalog_in
     assert _lake_root(release_sandbox) == "/mnt/datalake"
     assert any("Databricks run" in line and "90_mount_lake" in line for line in lines)
     assert any(line.startswith("integration-test notebook:") and "checks passed" in line for line in lines)
-    before = _lake_blobs(release_sandbox, published_bundle)
+    before = _lake_blobs(release_sandbox)
 
     lines.clear()
     unity = _environments(legacy_staging / "unity", "unity-catalog")
@@ -95,7 +97,7 @@ def test_mount_mode_works_on_a_legacy_workspace_and_migrates_to_unity_catalog_in
     # Nothing in the lake moved: the landed files and the earlier load's partitions are where they were (the new
     # load rewrote only the whole-table dimensions).
     kept = {b for b in before if b.startswith("src/") or "/load_id=" in b}
-    assert kept and kept <= _lake_blobs(release_sandbox, published_bundle)
+    assert kept and kept <= _lake_blobs(release_sandbox)
 
     reset_requests(release_sandbox)
     again = _staging(release_sandbox, published_bundle, unity, lines, infrastructure=True)
@@ -106,12 +108,9 @@ def test_mount_mode_works_on_a_legacy_workspace_and_migrates_to_unity_catalog_in
 
 def _assert_unity_catalog_complete(home) -> None:
     from toolkit.databricks import unity_catalog as uc
-    from toolkit.environments.model import load_environment
-    from toolkit.environments.target import sandbox_target
-    from toolkit.release.deployment import open_deployed
     from toolkit.release.steps.storage_access import catalog_setup
 
-    d = open_deployed(load_environment(ENVIRONMENTS, "staging", "sandbox"), sandbox_target(home), say=lambda _: None)
+    d = _deployed(home)
     setup = catalog_setup(d)
     state = uc.read_state(d.workspace, setup)
     assert state.credential_connector == d.output("accessConnectorId")

@@ -26,6 +26,14 @@ def lake_url(account: str, container: str) -> str:
     return f"abfss://{container}@{account}.dfs.core.windows.net"
 
 
+def credential_name(catalog: str) -> str:
+    return f"{catalog}_connector"
+
+
+def location_name(catalog: str) -> str:
+    return f"{catalog}_lake"
+
+
 @dataclass(frozen=True)
 class CatalogSetup:
     """What one environment's Unity Catalog objects should be."""
@@ -38,11 +46,11 @@ class CatalogSetup:
 
     @property
     def credential(self) -> str:
-        return f"{self.catalog}_connector"
+        return credential_name(self.catalog)
 
     @property
     def location(self) -> str:
-        return f"{self.catalog}_lake"
+        return location_name(self.catalog)
 
 
 @dataclass
@@ -177,13 +185,13 @@ def remove(workspace, catalog: str, say: Callable[[str], None]) -> list[str]:
     Missing ones are skipped, so a teardown that stopped half way finishes on a re-run."""
     from databricks.sdk.errors import NotFound
 
-    names = CatalogSetup(catalog, "", "", "", (), "")
+    location, credential = location_name(catalog), credential_name(catalog)
     deleted = []
     for what, call in ((f"catalog {catalog}", lambda: workspace.catalogs.delete(catalog, force=True)),
-                       (f"external location {names.location}",
-                        lambda: workspace.external_locations.delete(names.location, force=True)),
-                       (f"storage credential {names.credential}",
-                        lambda: workspace.storage_credentials.delete(names.credential, force=True))):
+                       (f"external location {location}",
+                        lambda: workspace.external_locations.delete(location, force=True)),
+                       (f"storage credential {credential}",
+                        lambda: workspace.storage_credentials.delete(credential, force=True))):
         try:
             call()
         except NotFound:

@@ -99,7 +99,8 @@ class UnityCatalog(Strict):
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,254}", schema):
                 raise ValueError(f"unity_catalog.schemas: {schema!r} is not a schema name (lowercase letters, digits, "
                                  "underscores)")
-        if not re.fullmatch(r"[a-z0-9_{}]{1,200}", self.catalog.replace("{environment}", "x")):
+        if not re.fullmatch(r"[a-z0-9_]{1,200}", self.catalog.replace("{environment}", "x").replace(
+                "{deployment_id}", "x")):
             raise ValueError(f"unity_catalog.catalog: {self.catalog!r}: lowercase letters, digits and underscores, "
                              "with {environment} and {deployment_id} as placeholders")
         return self

@@ -74,9 +74,12 @@ class Infrastructure:
         if problems:  # before any call
             raise StepFailed("; ".join(problems))
         plan = Plan()
-        exists = arm.group_exists(d.arm, group)
+        # The stage has already read the last deployment's outputs when the environment has a lake (it locks
+        # before this step then): they are not read again.
+        known = dict(d.outputs) if "storageAccountName" in d.outputs else None
+        exists = known is not None or arm.group_exists(d.arm, group)
         if not (environment.infrastructure.deploy == "always" or d.options.infrastructure):
-            return self._existing(d, plan, exists)
+            return self._existing(d, plan, exists, known)
         template = d.bundle_json(environment.infrastructure.template)
         parameters = template_parameters(d)
         location = environment.infrastructure.location
@@ -109,7 +112,7 @@ class Infrastructure:
                                      f"({permissions.ASSIGN_ROLES}), which Unity Catalog's access connector needs on "
                                      "the lake: give it User Access Administrator or Role Based Access Control "
                                      "Administrator there (README: Releasing to Azure)")
-            outputs = arm.latest_outputs(d.arm, group, environment.name)
+            outputs = known or arm.latest_outputs(d.arm, group, environment.name)
             if not plan.changes and outputs is None:
                 plan.add("deploy", environment.infrastructure.template, "no earlier deployment recorded outputs")
         if not plan.changes:
@@ -134,9 +137,9 @@ class Infrastructure:
         return plan
 
     @staticmethod
-    def _existing(d: Deployment, plan: Plan, exists: bool) -> Plan:
+    def _existing(d: Deployment, plan: Plan, exists: bool, known: dict | None) -> Plan:
         name, group = d.environment.name, d.resource_group
-        outputs = arm.latest_outputs(d.arm, group, name) if exists else None
+        outputs = known or (arm.latest_outputs(d.arm, group, name) if exists else None)
         if outputs is None:
             raise StepFailed(f"{name} has no infrastructure deployed in resource group {group}: deploy it once "
                              "with --infra")

@@ -26,17 +26,20 @@ MOUNT_NOTEBOOK = "90_mount_lake"
 NO_MOUNTS = ("INVALID_DBFS_MOUNT", "DBFS mounts are not available", "disable_legacy_dbfs", "DBFS root and mounts")
 
 
+def lake_url(d: Deployment) -> str:
+    """The lake's container as Unity Catalog names it (its external location)."""
+    return uc.lake_url(d.output("storageAccountName"), d.environment.databricks.lake_container)
+
+
 def lake_root(d: Deployment) -> str:
     """The lake as the notebooks take it: the container's abfss:// URL, or the mount point."""
     settings = d.environment.databricks
-    if settings.storage_access == "mount":
-        return settings.mount_point
-    return uc.lake_url(d.output("storageAccountName"), settings.lake_container)
+    return settings.mount_point if settings.storage_access == "mount" else lake_url(d)
 
 
 def catalog_setup(d: Deployment) -> uc.CatalogSetup:
     settings = d.environment.databricks
-    root = uc.lake_url(d.output("storageAccountName"), settings.lake_container)
+    root = lake_url(d)
     return uc.CatalogSetup(d.environment.catalog_name(d.options.deployment_id), root,
                            f"{root}/{settings.unity_catalog.managed_location}", d.output("accessConnectorId"),
                            tuple(settings.unity_catalog.schemas), d.job_principal)
@@ -60,10 +63,11 @@ class StorageAccess:
         plan, setup, workspace = Plan(), catalog_setup(d), d.workspace
         state = uc.read_state(workspace, setup)
         to_create = set()
+        credential_differs = (state.credential_connector or "").lower() != setup.access_connector_id.lower()
         if state.credential_connector is None:
             plan.add("create", f"storage credential {setup.credential}", "the access connector's managed identity")
             to_create.add("credential")
-        elif state.credential_connector.lower() != setup.access_connector_id.lower():
+        elif credential_differs:
             plan.add("update", f"storage credential {setup.credential}", f"access connector "
                      f"{state.credential_connector or '(none)'} -> {setup.access_connector_id}")
         wanted_location = {"url": setup.url, "credential_name": setup.credential, "read_only": False}
@@ -101,13 +105,13 @@ class StorageAccess:
                               "removes it once the factory's lakeRoot no longer reads it")
         if not plan.changes:
             return plan
-        validate = state.credential_connector != setup.access_connector_id or state.location != wanted_location
+        validate = credential_differs or state.location != wanted_location
         timeout_s = d.environment.databricks.unity_catalog.validation_timeout_minutes * 60
 
         def apply() -> None:
             if state.credential_connector is None:
                 uc.create_credential(workspace, setup)
-            elif state.credential_connector.lower() != setup.access_connector_id.lower():
+            elif credential_differs:
                 uc.update_credential(workspace, setup)
             if validate:  # a new role assignment takes time to reach storage; the location is validated on create
                 try:
