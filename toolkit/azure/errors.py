@@ -4,10 +4,14 @@ from __future__ import annotations
 
 
 def error_text(error) -> str:
-    """``Code: message (InnerCode: inner message; ...)`` of an ARM error object (azure-core's ODataV4Format or
-    a management SDK's error model: anything with code, message and details), inner errors included."""
+    """``Code: message (InnerCode: inner message; ...)`` of an ARM error: azure-core's ODataV4Format, a management
+    SDK's error model, or the JSON ``error`` object itself (code, message, details), inner errors included."""
     if error is None:
         return "no error detail"
-    details = "; ".join(error_text(d) for d in (getattr(error, "details", None) or []))
-    message = " ".join(str(getattr(error, "message", "") or "").split())
-    return f"{getattr(error, 'code', None) or 'Error'}: {message}" + (f" ({details})" if details else "")
+    details = "; ".join(error_text(d) for d in (_field(error, "details") or []))
+    message = " ".join(str(_field(error, "message") or "").split())
+    return f"{_field(error, 'code') or 'Error'}: {message}" + (f" ({details})" if details else "")
+
+
+def _field(error, name: str):
+    return error.get(name) if isinstance(error, dict) else getattr(error, name, None)

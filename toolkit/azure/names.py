@@ -54,12 +54,12 @@ def purge_deleted_vault(rest: ArmRest, deleted: dict, say: Callable[[str], None]
                               f"{deleted['name']}/purge", KEYVAULT_API)
 
 
-def check_names(rest: ArmRest, group: str, location: str, names: dict[str, str], on_demand: bool) -> NameCheck:
+def check_names(rest: ArmRest, group: str, group_exists: bool, location: str, names: dict[str, str],
+                on_demand: bool) -> NameCheck:
     """Ask the providers about the storage account's and the vault's names. A name held by this group's own
     resource is fine (a redeploy). A vault name held by a soft-deleted vault of this same group is planned for
     a purge on an on-demand environment (its teardown left it) and refused elsewhere (recover it instead)."""
     check = NameCheck([], [])
-    group_exists = rest.call("GET", rest.group_path(group), "2021-04-01", not_found_ok=True) is not None
     for kind, namespace, api, name in (
             ("Microsoft.Storage/storageAccounts", "Microsoft.Storage", STORAGE_API, names["storageAccountName"]),
             ("Microsoft.KeyVault/vaults", "Microsoft.KeyVault", KEYVAULT_API, names["keyVaultName"])):

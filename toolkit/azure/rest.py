@@ -11,8 +11,10 @@ from toolkit.environments.target import ARM_SCOPE, Target
 
 class ArmRequestError(RuntimeError):
     def __init__(self, status: int, code: str, message: str, where: str, details: list | None = None):
-        inner = "; ".join(f"{d.get('code')}: {d.get('message')}" for d in details or [] if isinstance(d, dict))
-        super().__init__(f"{where}: {status} {code}: {message}" + (f" ({inner})" if inner else ""))
+        from toolkit.azure.errors import error_text
+
+        details = [d for d in details or [] if isinstance(d, dict)]
+        super().__init__(f"{where}: {status} {error_text({'code': code, 'message': message, 'details': details})}")
         self.status, self.code, self.message, self.details = status, code, message, details or []
 
 

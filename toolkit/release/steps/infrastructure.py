@@ -83,7 +83,7 @@ class Infrastructure:
         template = d.bundle_json(environment.infrastructure.template)
         parameters = template_parameters(d)
         location = environment.infrastructure.location
-        check = names.check_names(d.rest, group, location, d.resource_names, environment.on_demand)
+        check = names.check_names(d.rest, group, exists, location, d.resource_names, environment.on_demand)
         if check.refusals:
             raise StepFailed("; ".join(check.refusals))
         for vault in check.purges:
