@@ -11,6 +11,7 @@ from azure.mgmt.resource import ResourceManagementClient
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidParameterValue, InvalidState, PermissionDenied
 from databricks.sdk.service.catalog import AzureManagedIdentityRequest
+from databricks.sdk.service.compute import DataSecurityMode
 
 from sandbox.arm_template import guid
 from tests.conftest import requests_trusting
@@ -157,17 +158,38 @@ def test_a_missing_privilege_is_refused_with_databricks_words(w, deployed, sandb
         sandbox.set_metastore_privileges(DEPLOYER_METASTORE_PRIVILEGES)
 
 
-def test_a_notebook_path_outside_every_external_location_or_without_a_grant_is_refused(w, deployed, sandbox):
-    """uc.path-access: checked by the runtime before the notebook reads (no storage needed)"""
-    workspace = next(a for a in sandbox._workspaces.values() if a.workspace == deployed["databricksWorkspaceName"])
-    with pytest.raises(PermissionError, match="no external location covers"):
-        workspace.path_access(_lake(deployed, "/elsewhere/file.json"))
+def _run(w, cluster_id: str, path: str):
+    """A notebook run given ``path`` as a widget, as Data Factory passes the lake root: its task's error, if any."""
+    from databricks.sdk.service import jobs
+    from databricks.sdk.service.workspace import ImportFormat
+
+    w.workspace.mkdirs("/uc")
+    w.workspace.upload("/uc/read.py", b"# Databricks notebook source\ndbutils.widgets.text('p', '')\n",
+                       format=ImportFormat.AUTO, overwrite=True)
+    run = w.jobs.submit(run_name="uc", tasks=[jobs.SubmitTask(
+        task_key="read", existing_cluster_id=cluster_id,
+        notebook_task=jobs.NotebookTask(notebook_path="/uc/read", base_parameters={"p": path}))]).result()
+    return w.jobs.get_run_output(run.tasks[0].run_id).error
+
+
+def test_a_notebook_path_outside_every_external_location_or_without_a_grant_is_refused(w, deployed):
+    """uc.path-access: the run fails before the notebook reads anything (so no storage is needed here)"""
+    me = w.current_user.me().user_name
+    dedicated = w.clusters.create_and_wait(cluster_name="uc-dedicated", spark_version="17.3.x-scala2.13",
+                                           node_type_id="Standard_DS3_v2", num_workers=1,
+                                           data_security_mode=DataSecurityMode.SINGLE_USER, single_user_name=me)
+    assert "no external location covers" in _run(w, dedicated.cluster_id, _lake(deployed, "/elsewhere/a.json"))
     _credential(w, deployed, "c_grants")
     w.external_locations.create("l_grants", _lake(deployed, "/granted"), "c_grants")
     w.api_client.do("PATCH", "/api/2.1/unity-catalog/external-locations/l_grants", body={"owner": "someone-else"})
-    with pytest.raises(PermissionError, match="User does not have READ FILES on External Location 'l_grants'"):
-        workspace.path_access(_lake(deployed, "/granted/a"))
-    with pytest.raises(PermissionError, match="Single-user check failed"):
-        workspace.check_access_mode({"spec": {"data_security_mode": "SINGLE_USER", "single_user_name": "other"}})
-    with pytest.raises(PermissionError, match="Unity Catalog is not enabled on this cluster"):
-        workspace.check_access_mode({"spec": {"data_security_mode": "NONE"}})
+    assert "User does not have READ FILES on External Location 'l_grants'" in _run(
+        w, dedicated.cluster_id, _lake(deployed, "/granted/a"))
+    for name, mode, user in (("uc-other-user", DataSecurityMode.SINGLE_USER, "someone-else"),
+                             ("uc-no-isolation", DataSecurityMode.NONE, None)):
+        cluster = w.clusters.create_and_wait(cluster_name=name, spark_version="17.3.x-scala2.13",
+                                             node_type_id="Standard_DS3_v2", num_workers=1,
+                                             data_security_mode=mode, single_user_name=user)
+        refusal = _run(w, cluster.cluster_id, _lake(deployed, "/granted/a"))
+        assert ("Single-user check failed" if user else "Unity Catalog is not enabled on this cluster") in refusal
+        w.clusters.permanent_delete(cluster.cluster_id)
+    w.clusters.permanent_delete(dedicated.cluster_id)
