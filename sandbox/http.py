@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,13 +33,16 @@ class ApiError(Exception):
 
 @dataclass
 class Faults:
-    """Per-service fault injection: a share of requests answered 429 (with Retry-After) or 503, and latency."""
+    """Per-service fault injection: a share of requests answered 429 (with Retry-After) or 503, and latency.
+    ``match`` (a regular expression) limits the faults to the requests it finds in "METHOD path?query" (Blob
+    requests add their lease action: "... renew"), so one kind of call can be made to fail."""
 
     rate_429: float = 0.0
     rate_503: float = 0.0
     latency_ms: float = 0.0
     retry_after_s: int = 1
     seed: int | None = None
+    match: str | None = None
     _random: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -48,7 +52,9 @@ class Faults:
 
     injected: int = 0
 
-    def draw(self) -> int | None:
+    def draw(self, request: str = "") -> int | None:
+        if self.match is not None and not re.search(self.match, request):
+            return None
         with self._lock:
             roll = self._random.random()
             status = 429 if roll < self.rate_429 else 503 if roll < self.rate_429 + self.rate_503 else None
@@ -93,7 +99,7 @@ class Service:
         faults = self.faults(self.name)
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
-        injected = faults.draw()
+        injected = faults.draw(f"{request.method} {request.full_path}")
         if injected == 429:
             response = json_response(self.error_body(ApiError(429, "TooManyRequests", "Rate limit exceeded "
                                                               "(sandbox fault injection).")), 429,

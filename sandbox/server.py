@@ -29,6 +29,7 @@ from sandbox.state import JsonState
 from sandbox.storage import ManagedStorage
 from sandbox.storage_gateway import RawHeadersHandler, StorageGateway
 from sandbox.tls import TlsFiles, ensure_tls
+from toolkit.local_files import write_atomically
 
 HOST = "127.0.0.1"
 SERVICES = ("control", "keyvault", "databricks", "arm", "storage")
@@ -62,9 +63,7 @@ class Identity:
 
         identity = cls(str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32), secrets.token_hex(32),
                        {a: base64.b64encode(secrets.token_bytes(64)).decode() for a in storage_accounts})
-        home.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(identity.__dict__))
-        path.chmod(0o600)
+        write_atomically(path, json.dumps(identity.__dict__), 0o600)
         return identity
 
     def authority(self) -> TokenAuthority:
@@ -149,7 +148,7 @@ class ControlService(Service):
         if service not in SERVICES:
             raise ApiError(400, "InvalidService", f"unknown service {service!r}: expected one of {SERVICES}")
         settings = request.get_json(silent=True) or {}
-        allowed = {"rate_429", "rate_503", "latency_ms", "retry_after_s", "seed"}
+        allowed = {"rate_429", "rate_503", "latency_ms", "retry_after_s", "seed", "match"}
         if set(settings) - allowed:
             raise ApiError(400, "InvalidFaults", f"unknown settings {sorted(set(settings) - allowed)}")
         with self.sandbox.services.update() as data:

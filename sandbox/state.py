@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from toolkit.local_files import write_atomically
 
 
 class JsonState:
@@ -29,11 +30,6 @@ class JsonState:
             working = json.loads(self._text)
             yield working
             text = json.dumps(working, separators=(",", ":"))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
             # State holds secret values (vault secrets, account keys): readable by its owner only.
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as f:
-                f.write(text)
-            os.replace(temporary, self.path)
+            write_atomically(self.path, text, 0o600)
             self._text = text

@@ -51,7 +51,7 @@ class StorageGateway:
         faults = self.faults("storage")
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
-        injected = faults.draw()
+        injected = faults.draw(f"{request.method} {request.full_path} {request.headers.get('x-ms-lease-action', '')}")
         if injected == 429:
             response = _storage_error(503, "ServerBusy", "Ingress is over the account limit (sandbox fault "
                                       "injection).", {"Retry-After": str(faults.retry_after_s)})

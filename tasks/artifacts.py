@@ -24,18 +24,20 @@ def _store(store_config):
             "json": "print the report as JSON", "concurrency": "parallel uploads (default 16; 1 = one at a time)"})
 def publish(c, version=None, store_config=None, json_=False, concurrency=16):
     """Upload a built bundle to the artifact store; a published version is never changed."""
+    from tasks.common import chosen_version, say
     from toolkit.artifacts.publish import PublishError, publish as publish_bundle
-    from toolkit.build.application import BUNDLES, read_build_info
+    from toolkit.build.application import BUNDLES
+    from toolkit.build.version import is_dirty
     from toolkit.bundle.verify import BundleError
     from toolkit.paths import DIST
 
-    try:
-        version = version or read_build_info(DIST)["version"]
-    except FileNotFoundError as exc:
-        raise Exit(str(exc), code=1)
+    version = chosen_version("publish", version, json_)
     bundle = DIST / BUNDLES / version
     if not bundle.is_dir():
         raise Exit(f"no bundle for version {version} in {bundle.parent}: run `inv build` first", code=1)
+    if is_dirty(version):
+        say(f"warning: {version} was built from a working tree with uncommitted changes: no commit can rebuild it, "
+            "and its promotion evidence names no reviewed code (commit, then build and publish, for a release)")
     store = _store(store_config)
     try:
         report = publish_bundle(bundle, store, int(concurrency), show_progress=not json_)
@@ -54,18 +56,25 @@ def publish(c, version=None, store_config=None, json_=False, concurrency=16):
 
 @task(help={"version": "the published version to download",
             "dest": "folder to put it in (default: dist/fetched/VERSION)", "store-config": _STORE_HELP,
-            "json": "print the manifest summary as JSON"})
-def fetch(c, version, dest=None, store_config=None, json_=False):
+            "json": "print the manifest summary as JSON",
+            "digest": "the bundle digest to insist on: a published bundle with another one is refused"})
+def fetch(c, version, dest=None, store_config=None, json_=False, digest=None):
     """Download a published bundle and verify every file's digest; a tampered bundle is refused."""
     from pathlib import Path
 
     from toolkit.artifacts.fetch import FetchError, fetch as fetch_bundle
     from toolkit.bundle.manifest import ManifestError
+    from tasks.common import fail
     from toolkit.paths import DIST
 
+    if not version.strip():
+        fail("fetch", "the version is empty: give a published version (`inv ops.versions` lists them)", 2, json_)
     destination = Path(dest) if dest else DIST / "fetched" / version
     try:
-        manifest = fetch_bundle(_store(store_config), version, destination, show_progress=not json_)
+        # The default folder is the toolkit's cache (a copy that is not intact is replaced); a folder the user
+        # names is never emptied.
+        manifest = fetch_bundle(_store(store_config), version, destination, show_progress=not json_,
+                                expected_digest=digest, refresh=dest is None)
     except (FetchError, ManifestError) as exc:
         raise Exit(f"fetch failed: {exc}", code=1)
     summary = {"version": manifest.version, "commit": manifest.commit, "files": len(manifest.files),

@@ -26,6 +26,9 @@ def _print_status(status, as_json):
         print(f"  key vault {vault:<16} {url}")
     for workspace, url in status["databricks_workspaces"].items():
         print(f"  databricks {workspace:<15} {url}")
+    if status["leftover_processes"]:
+        print(f"{status['leftover_processes']} process(es) of a sandbox server that is gone are still running "
+              "(Azurite, clusters): `inv sandbox.up` or `inv sandbox.down` stops them")
     print(f"state in {status['home']}; clients trust {status['trust_bundle']}")
 
 

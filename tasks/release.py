@@ -4,8 +4,8 @@ from dataclasses import asdict
 
 from invoke import Exit, task
 
+from tasks.common import check_target, chosen_version, failures, fetched_bundle, say, target_for
 from tasks.common import deployment_id as _deployment_id
-from tasks.common import failures, fetched_bundle, say, target_for
 
 _COMMON_HELP = {
     "version": "published bundle version to deploy (default: the last `inv build`)",
@@ -14,30 +14,29 @@ _COMMON_HELP = {
     "target": "sandbox (default) or azure: Azure is only ever used when asked for by name",
     "store-config": "artifact store configuration (default: environments/artifacts.toml)",
     "wait": "wait for the environment lock if another run holds it (default: fail at once, naming the holder)",
+    "digest": "the bundle digest to insist on (`inv build --json` prints it): a published bundle with another one is "
+              "refused before any call",
 }
 
 
-def _stage(stage, version, dry_run, json_, target, store_config, **options):
+def _stage(stage, version, dry_run, json_, target, store_config, digest=None, **options):
     from pathlib import Path
 
     from tasks.artifacts import _store
-    from toolkit.build.application import read_build_info
     from toolkit.environments.model import load_environment
-    from toolkit.paths import DIST, ENVIRONMENTS, REPORTS
+    from toolkit.paths import ENVIRONMENTS, REPORTS
     from toolkit.release.deployment import Options
     from toolkit.release.stages import STAGES, check_promotion, preflight, run_stage
 
-    try:
-        version = version or read_build_info(DIST)["version"]
-    except FileNotFoundError:
-        raise Exit(f"{stage} failed: no version given and no build in {DIST}: pass --version", code=1)
-    with failures(stage):
+    check_target(stage, target, json_)
+    version = chosen_version(stage, version, json_)
+    with failures(stage, json_):
         # Before any call: the environment file is valid, the version is published and intact, and the
         # promotion rule lets it in.
         environment = load_environment(ENVIRONMENTS, STAGES[stage], target)
         preflight(environment)
         store = _store(store_config)
-        bundle, manifest = fetched_bundle(store, version, not json_)
+        bundle, manifest = fetched_bundle(store, version, not json_, digest)
         check_promotion(environment, manifest, store, options.get("force", False), lambda message: None)
         chosen = target_for(target, STAGES[stage])
         report = run_stage(stage, ENVIRONMENTS, chosen, Path(bundle), manifest, Options(dry_run=dry_run, **options),
@@ -46,10 +45,15 @@ def _stage(stage, version, dry_run, json_, target, store_config, **options):
 
 
 def _report(report, json_):
+    from toolkit.release.interruption import Interrupted
+
     if json_:
         print(json.dumps(asdict(report), indent=2))
     else:
         _summary(report)
+    if report.outcome == "interrupted":
+        raise Exit(f"{report.stage} interrupted: {report.error}; the steps before it are done, and running it "
+                   "again finishes the rest", code=Interrupted(report.stopped_by or "SIGINT").exit_code)
     if report.outcome != "succeeded":
         raise Exit(f"{report.stage} failed: {report.error}", code=1)
 
@@ -62,9 +66,13 @@ def _summary(report):
         print(f"  {step.step:<18} {step.status:<14} {step.seconds:7.1f}s  "
               f"{len(step.changes)} change{'s' if len(step.changes) != 1 else ''}")
     changed = [s.step for s in report.steps if s.status in ("changed", "planned")]
-    print(f"{report.outcome} in {report.seconds:.1f}s; "
-          + (f"{'would change' if report.dry_run else 'changed'}: {', '.join(changed)}" if changed
-             else "nothing to change"))
+    did = f"{'would change' if report.dry_run else 'changed'}: {', '.join(changed)}" if changed else None
+    if report.outcome == "succeeded":
+        print(f"succeeded in {report.seconds:.1f}s; {did or 'nothing to change'}")
+        return
+    stopped = next((s.step for s in report.steps if s.status in ("failed", "interrupted")), "before its first step")
+    print(f"{report.outcome} in {report.seconds:.1f}s at {stopped}; "
+          + (f"{did} before it" if did else "nothing changed before it"))
 
 
 _RETEST_HELP = {"retest": "run the integration tests even if this version passed them and nothing changed",
@@ -77,26 +85,26 @@ _FORCE_HELP = {"force": "accept a version that has not passed QA and staging (re
 
 @task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
 def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, target="sandbox", retest=False,
-              prune=False, store_config=None, wait=False):
+              prune=False, store_config=None, wait=False, digest=None):
     """Deploy a version to an on-demand QA environment: ARM, secrets, test data, workspace, app, ADF, tests."""
-    _stage("deploy-qa", version, dry_run, json_, target, store_config, deployment_id=_deployment_id(deployment_id),
-           retest=retest, prune=prune, wait=wait)
+    _stage("deploy-qa", version, dry_run, json_, target, store_config, digest,
+           deployment_id=_deployment_id(deployment_id), retest=retest, prune=prune, wait=wait)
 
 
 @task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, **_INFRA_HELP})
 def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                   prune=False, store_config=None, wait=False):
+                   prune=False, store_config=None, wait=False, digest=None):
     """Deploy a version to staging: hydrate from production, app, ADF with triggers activated, tests."""
-    _stage("deploy-staging", version, dry_run, json_, target, store_config, infrastructure=infra, retest=retest,
+    _stage("deploy-staging", version, dry_run, json_, target, store_config, digest, infrastructure=infra, retest=retest,
            prune=prune, wait=wait)
 
 
 @task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP, **_FORCE_HELP,
                                 "retest": "run the smoke test even if the slot passed it and nothing changed"})
 def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                store_config=None, wait=False, force=False):
+                store_config=None, wait=False, force=False, digest=None):
     """Deploy a version into production's idle slot and smoke-test it there; the live slot is not touched."""
-    _stage("deploy-prod", version, dry_run, json_, target, store_config, infrastructure=infra, retest=retest,
+    _stage("deploy-prod", version, dry_run, json_, target, store_config, digest, infrastructure=infra, retest=retest,
            wait=wait, force=force)
 
 
@@ -119,7 +127,8 @@ def _swap(task_name, env, target, dry_run, force, yes, json_, wait, store_config
     from toolkit.paths import ENVIRONMENTS
     from toolkit.release.swap import swap as run_swap
 
-    with failures(task_name):
+    check_target(task_name, target, json_)
+    with failures(task_name, json_):
         store = _store(store_config)
         chosen = target_for(target, env)
 
@@ -144,6 +153,7 @@ def qa_down(c, deployment_id=None, dry_run=False, target="sandbox", yes=False):
     from toolkit.paths import ENVIRONMENTS
     from toolkit.release.stages import qa_down as remove
 
+    check_target("qa-down", target)
     deployment_id = _deployment_id(deployment_id)
     if not dry_run:
         confirm(f"delete the QA environment {deployment_id!r} and everything in it?", yes)

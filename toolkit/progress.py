@@ -38,3 +38,35 @@ class Progress:
         if tenth != self._last_tenth:
             self._last_tenth = tenth
             print(line, file=self.stream, flush=True)
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
+class Heartbeat:
+    """Says what a long wait is on, with its elapsed time, at least every ``every`` seconds: in a CI log a line
+    every few seconds tells a slow step from a hung one. ``update`` changes what is said."""
+
+    def __init__(self, say, state: str, every: float | None = None):
+        self.say, self.state, self.every = say, state, every or HEARTBEAT_SECONDS
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def update(self, state: str) -> None:
+        self.state = state
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f}s"
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            self.say(f"{self.state} ({self.elapsed()})")
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every)

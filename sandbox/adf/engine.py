@@ -83,7 +83,7 @@ class Engine:
     def cancel(self, factory_key: str, run_id: str) -> None:
         def change(run):
             if run["status"] not in TERMINAL:
-                run.update(cancel=True, status="Cancelling")
+                run.update(cancel=True, status="Canceling")  # ADF spells it so (PipelineRun.status)
         self._update(factory_key, run_id, change)
 
     # -- execution ---------------------------------------------------------------------------------
@@ -200,9 +200,10 @@ class Engine:
         except ActivityFailed as error:
             failure = {"errorCode": error.code, "message": error.message, "failureType": "UserError",
                        "target": activity["name"]}
-            self._log_activity(factory_key, run_id, activity, "Failed", {}, failure, started, activity_run_id,
+            status = "Cancelled" if self._record(factory_key)["runs"][run_id]["cancel"] else "Failed"
+            self._log_activity(factory_key, run_id, activity, status, {}, failure, started, activity_run_id,
                                activity_input)
-            return "Failed"
+            return status
         outputs[activity["name"]] = {"output": output}
         self._log_activity(factory_key, run_id, activity, "Succeeded", output, None, started, activity_run_id,
                            activity_input)
@@ -325,11 +326,17 @@ class Engine:
         if submit.status_code != 200:
             raise ActivityFailed("DatabricksSubmitFailed", f"Databricks refused the run: {submit.text}")
         databricks_run = submit.json()["run_id"]
+        cancelled = False
         while True:
             state = http.get(f"{domain}/api/2.1/jobs/runs/get", params={"run_id": databricks_run},
                              headers=headers, verify=verify, timeout=60).json()
             if state["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
                 break
+            if not cancelled and self._record(factory_key)["runs"][evaluator.pipeline["RunId"]]["cancel"]:
+                # A pipeline run cancelled while a notebook runs cancels the notebook's Databricks run too.
+                http.post(f"{domain}/api/2.1/jobs/runs/cancel", headers=headers, verify=verify, timeout=60,
+                          json={"run_id": databricks_run})
+                cancelled = True
             time.sleep(self.poll_s)
         task_run = state["tasks"][0]["run_id"]
         output = http.get(f"{domain}/api/2.1/jobs/runs/get-output", params={"run_id": task_run},

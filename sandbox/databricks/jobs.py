@@ -206,6 +206,9 @@ class Jobs:
                 r["tasks"][i]["end_time"] = _now_ms()
                 r["tasks"][i]["output"] = output
             self._update_run(run_id, finished)
+            if self.ws(self.state.read())["runs"][str(run_id)]["cancel"]:  # cancelled while the task ran
+                result, message = "CANCELED", "Run cancelled."
+                break
             if task_result != "SUCCESS":
                 result, message = task_result, f"Task {task['task_key']} failed: {output.get('error', '')}"
                 break

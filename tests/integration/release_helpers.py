@@ -29,9 +29,10 @@ def reset_requests(home: Path) -> None:
     _connection(home).reset_requests()
 
 
-def set_faults(home: Path, settings: dict) -> None:
+def set_faults(home: Path, settings: dict, services: tuple[str, ...] = ("arm", "keyvault", "databricks", "storage")) \
+        -> None:
     connection = _connection(home)
-    for service in ("arm", "keyvault", "databricks", "storage"):
+    for service in services:
         connection.set_faults(service, settings)
 
 

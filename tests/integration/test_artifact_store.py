@@ -103,13 +103,59 @@ def test_a_tampered_or_partial_published_bundle_is_refused_naming_the_file(store
     _tamper(store, "1.0.0/notebooks/nb007.py", b"# Databricks notebook source\nsteal()\n")
     with pytest.raises(FetchError, match=r"notebooks/nb007.py: does not match the manifest of version 1.0.0"):
         fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
-    assert not (tmp_path / "fetched").exists() and not (tmp_path / "fetched.partial").exists()
+    assert not (tmp_path / "fetched").exists() and not list(tmp_path.glob(".fetched*"))  # no download folder left
     if isinstance(store, BlobStore):
         store.container.delete_blob("1.0.0/notebooks/nb002.py")
     else:
         (store.root / "1.0.0/notebooks/nb002.py").unlink()
     with pytest.raises(FetchError, match=r"notebooks/nb00[27].py"):
         fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+
+
+def test_fetch_never_deletes_what_it_did_not_create(store, tmp_path):
+    publish(_bundle(tmp_path), store, show_progress=False)
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    (kept / "keep.txt").write_text("keep")
+    with pytest.raises(FetchError, match=r"mine: not empty, and not an intact copy of version 1.0.0: nothing was "
+                                         r"written"):
+        fetch(store, "1.0.0", kept, show_progress=False)
+    assert [p.name for p in kept.iterdir()] == ["keep.txt"] and (kept / "keep.txt").read_text() == "keep"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine too")
+    with pytest.raises(FetchError, match="a-file: exists and is not a folder"):
+        fetch(store, "1.0.0", a_file, show_progress=False)
+    assert a_file.read_text() == "mine too"
+    assert not list(tmp_path.glob(".*"))  # no download folder left
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert fetch(store, "1.0.0", empty, show_progress=False).version == "1.0.0" and (empty / MANIFEST).is_file()
+    assert fetch(store, "1.0.0", empty, show_progress=False).version == "1.0.0"  # an intact copy is reused
+
+
+def test_the_toolkit_cache_replaces_a_copy_that_is_not_intact(store, tmp_path):
+    publish(_bundle(tmp_path), store, show_progress=False)
+    cache = tmp_path / "cache" / "1.0.0"
+    fetch(store, "1.0.0", cache, show_progress=False, refresh=True)
+    (cache / "notebooks/nb001.py").write_bytes(b"changed in the cache")
+    fetch(store, "1.0.0", cache, show_progress=False, refresh=True)
+    assert (cache / "notebooks/nb001.py").read_bytes() == b"# Databricks notebook source\nprint(1)\n"
+    assert [p.name for p in cache.parent.iterdir()] == ["1.0.0"]
+
+
+def test_a_manifest_whose_version_or_name_is_not_where_it_was_found_is_refused(store, tmp_path):
+    publish(_bundle(tmp_path), store, show_progress=False)
+    published = json.loads(store.read(f"1.0.0/{MANIFEST}"))
+    _tamper(store, f"1.0.0/{MANIFEST}", json.dumps({**published, "version": "9.9.9"}).encode())
+    with pytest.raises(FetchError, match=r"the manifest says version '9.9.9' but was published as '1.0.0'"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+    _tamper(store, f"1.0.0/{MANIFEST}", json.dumps({**published, "name": "other-app"}).encode())
+    with pytest.raises(FetchError, match=r"the manifest is of bundle 'other-app', not 'parking-sensors'"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False)
+    _tamper(store, f"1.0.0/{MANIFEST}", json.dumps(published).encode())
+    with pytest.raises(FetchError, match="bundle digest .* is not the expected 0000"):
+        fetch(store, "1.0.0", tmp_path / "fetched", show_progress=False, expected_digest="0000")
+    assert not (tmp_path / "fetched").exists()
 
 
 def test_unknown_version_is_named(store, tmp_path):

@@ -24,6 +24,22 @@ def test_build_makes_a_wheel_at_the_git_version_that_imports_on_its_own(clone, t
     assert printed_version == version and module_file.startswith(str(result.wheel.wheel))
 
 
+def test_a_notebook_that_does_not_compile_fails_the_build_and_makes_no_bundle(clone):
+    import pytest
+
+    from toolkit.definitions.findings import DefinitionError
+
+    notebook = clone / "notebooks" / "01_standardize.py"
+    original = notebook.read_text()
+    notebook.write_text(original + "\n# COMMAND ----------\n\ndef broken(:\n    pass\n")
+    try:
+        with pytest.raises(DefinitionError, match=r"notebooks/01_standardize.py: line \d+ column \d+: SyntaxError"):
+            build_application(clone, clone / "dist-broken")
+        assert not (clone / "dist-broken").exists()
+    finally:
+        notebook.write_text(original)
+
+
 def test_a_change_makes_a_new_dirty_version(clone):
     clean = compute_version(clone)
     (clone / "src" / "parking_sensors" / "schema.py").open("a").write("# local change\n")

@@ -8,7 +8,7 @@ from azure.keyvault.secrets import SecretClient
 from azure.storage.blob import BlobServiceClient
 
 from sandbox.connection import SandboxConnection
-from sandbox.lifecycle import STORAGE_ACCOUNTS, SandboxError, _alive, down, reset, status, up
+from sandbox.lifecycle import STORAGE_ACCOUNTS, SandboxError, _alive, down, process_groups, reset, status, up
 from tests.template_parameters import template_parameters
 from toolkit.paths import REPO_ROOT
 
@@ -86,6 +86,43 @@ def test_up_status_down_up_keeps_state_and_reset_forgets(home):
     pids = [again["control"]["pid"], *_children(again["control"]["pid"])]
     reset(home)
     assert not home.exists() and not any(_alive(pid) for pid in pids)
+
+
+def _start_a_cluster(home) -> None:
+    connection = SandboxConnection.from_home(home)
+    workspace = connection.ensure_workspace("dbw-qa")
+    token = connection.credential().get_token("2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default").token
+    requests.post(f"{workspace}/api/2.1/clusters/create", verify=connection.trust_bundle, json={
+        "cluster_name": "c", "spark_version": "17.3.x-scala2.13", "num_workers": 1},
+        headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+
+
+def test_after_the_server_is_killed_status_tells_the_truth_and_up_leaves_one_set_of_processes(home):
+    import os
+    import signal
+
+    first = up(home, REPO_ROOT)
+    _start_a_cluster(home)
+    _wait_for_children(first["control"]["pid"])  # Azurite and the cluster process
+    old = process_groups(home)
+    assert list(old) == [first["control"]["pid"]] and len(old[first["control"]["pid"]]) >= 3
+    os.kill(first["control"]["pid"], signal.SIGKILL)  # as the OOM killer or `kill -9` would
+    deadline = time.monotonic() + 10
+    while _alive(first["control"]["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = status(home)
+    assert not found["control"]["running"]
+    # The Blob endpoint is the server's (a gateway to Azurite): down; Azurite and the cluster outlived it, and are
+    # said to be there.
+    assert not found["storage"]["running"]
+    assert found["leftover_processes"] == len(old[first["control"]["pid"]]) - 1
+    again = up(home, REPO_ROOT)
+    groups = process_groups(home)
+    assert list(groups) == [again["control"]["pid"]], groups  # exactly one set of sandbox processes
+    assert not any(_alive(pid) for pid in old[first["control"]["pid"]])
+    assert again["storage"]["running"] and status(home)["leftover_processes"] == 0
+    down(home)
+    assert process_groups(home) == {}
 
 
 def test_status_never_shows_a_key(home):

@@ -56,10 +56,23 @@ def _broken(tmp_path, old, new):
                                                                   r"match pattern"),
     ('name = "qa"', 'name = "staging"', r"qa.toml: name: the file of environment 'qa' says name = 'staging'"),
     ('[databricks]', '[databricks', r"qa.toml: invalid TOML"),
+    # [azure] is not used on the sandbox, but a typo in it is still found there, not on the day Azure is the target
+    ('subscription_id = "${AZURE_SUBSCRIPTION_ID}"', 'subscripton_id = "${AZURE_SUBSCRIPTION_ID}"',
+     r"qa.toml: azure.subscripton_id: Extra inputs are not permitted"),
 ])
 def test_a_bad_environment_file_names_file_key_and_expectation(tmp_path, old, new, expected):
     with pytest.raises(ConfigError, match=expected):
         load_environment(_broken(tmp_path, old, new), "qa", "sandbox", environ={})
+
+
+def test_a_byte_that_is_not_utf8_names_the_file_line_and_column(tmp_path):
+    shutil.copy(ENVIRONMENTS / "qa.toml", tmp_path / "qa.toml")
+    data = (tmp_path / "qa.toml").read_bytes()
+    line = data.index(b"[databricks]")
+    (tmp_path / "qa.toml").write_bytes(data[:line] + b"# caf\xe9\n" + data[line:])
+    expected_line = data.count(b"\n", 0, line) + 1
+    with pytest.raises(ConfigError, match=rf"qa.toml: line {expected_line}, column 6: byte 0xe9 is not UTF-8"):
+        load_environment(tmp_path, "qa", "sandbox", environ={})
 
 
 def test_an_unset_variable_names_the_key_and_the_variable():

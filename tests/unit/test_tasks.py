@@ -182,6 +182,86 @@ def test_an_unknown_target_is_refused():
         common.target_for("prod-azure", "qa")
 
 
+def test_an_unknown_target_is_named_before_any_environment_variable_is_asked_for(monkeypatch, tmp_path):
+    from tasks import release
+
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    with pytest.raises(Exit) as raised:
+        release.deploy_qa(MockContext(), version="1.0.0", target="aws", store_config=_empty_store(tmp_path))
+    assert raised.value.code == 2 and raised.value.message == "deploy-qa failed: unknown target 'aws': expected " \
+                                                              "sandbox or azure"
+
+
+def test_an_empty_version_is_refused_not_read_as_the_last_build(tmp_path, capsys):
+    from tasks import artifacts, release
+
+    with pytest.raises(Exit, match="deploy-prod failed: --version is empty") as raised:
+        release.deploy_prod(MockContext(), version="", store_config=_empty_store(tmp_path))
+    assert raised.value.code == 2
+    with pytest.raises(Exit, match="fetch failed: the version is empty") as raised:
+        artifacts.fetch(MockContext(), " ", store_config=_empty_store(tmp_path))
+    assert raised.value.code == 2
+
+
+def test_with_json_a_refusal_is_a_document_on_stdout(monkeypatch, tmp_path, capsys):
+    import json
+
+    from tasks import release
+    from toolkit.release.swap import SwapRefused
+
+    def refuse(*args, **kwargs):
+        raise SwapRefused("prod", "green", ["green has not passed its smoke test"])
+    monkeypatch.setattr(release, "target_for", lambda *a: object())
+    monkeypatch.setattr("toolkit.release.swap.swap", refuse)
+    refusal = "swap of prod to slot green refused: green has not passed its smoke test (nothing was changed; " \
+              "--force overrides, and is recorded)"
+    with pytest.raises(Exit) as raised:
+        release.swap(MockContext(), yes=True, json_=True, store_config=_empty_store(tmp_path))
+    assert raised.value.code == 1 and raised.value.message == f"swap failed: {refusal}"
+    assert json.loads(capsys.readouterr().out) == {"task": "swap", "outcome": "failed", "error": refusal}
+
+
+def _report(outcome, statuses, stopped_by=None):
+    from toolkit.release.plan import StageReport, StepReport
+
+    report = StageReport("deploy-qa", "qa", "sandbox", "1.0.0", False, outcome=outcome, seconds=5.0,
+                         stopped_by=stopped_by)
+    report.steps = [StepReport(step, status, ["x"] if status != "unchanged" else [], [], 1.0)
+                    for step, status in statuses]
+    report.error = next((f"{s}: it broke" for s, status in statuses if status in ("failed", "interrupted")), None)
+    return report
+
+
+def test_a_stage_that_did_not_succeed_says_where_it_stopped_and_what_it_changed_before(capsys):
+    from tasks import release
+
+    with pytest.raises(Exit, match="deploy-qa failed: secrets: it broke") as raised:
+        release._report(_report("failed", [("infrastructure", "changed"), ("secrets", "failed")]), False)
+    assert raised.value.code == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "failed in 5.0s at secrets; changed: infrastructure before it"
+    with pytest.raises(Exit) as raised:
+        release._report(_report("interrupted", [("infrastructure", "unchanged"), ("application", "interrupted")],
+                                "SIGTERM"), False)
+    assert raised.value.code == 143 and "running it again finishes the rest" in raised.value.message
+    assert capsys.readouterr().out.splitlines()[-1] == "interrupted in 5.0s at application; nothing changed before it"
+
+
+def test_publishing_a_dirty_build_warns(monkeypatch, tmp_path, capsys):
+    import json
+
+    import toolkit.paths
+    from tasks import artifacts
+    from tests.unit.test_bundle import make_bundle
+
+    version = "0.1.1.dev3+gabcdef123456.dirty0123456789ab"
+    (tmp_path / "dist" / "bundle" / version).mkdir(parents=True)
+    make_bundle(tmp_path / "dist" / "bundle" / version, version=version)
+    (tmp_path / "dist" / "build-info.json").write_text(json.dumps({"version": version}))
+    monkeypatch.setattr(toolkit.paths, "DIST", tmp_path / "dist")
+    artifacts.publish(MockContext(), store_config=_empty_store(tmp_path))
+    assert f"warning: {version} was built from a working tree with uncommitted changes" in capsys.readouterr().err
+
+
 def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):
     from tasks import release
 

@@ -1,50 +1,98 @@
-"""``inv fetch``: download a published bundle and verify every file against its manifest."""
+"""``inv fetch``: download a published bundle and verify every file against its manifest.
+
+A fetch never deletes what it did not create: it downloads into a fresh folder of its own next to the
+destination and moves that into place in one rename. A destination that already holds something else is
+refused (the toolkit's own cache of fetched bundles may be refreshed: the toolkit made it)."""
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+import time
 from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactNotFound, ArtifactStore
-from toolkit.artifacts.transfer import DEFAULT_CONCURRENCY, run_concurrently
-from toolkit.bundle.manifest import MANIFEST, FileEntry, Manifest, sha256_file
+from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
+from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, FileEntry, Manifest, sha256_file
 from toolkit.bundle.verify import BundleError, verify_bundle
 from toolkit.progress import Progress
+
+_PARTIAL = ".partial"
+_STALE_PARTIAL_S = 3600  # a download folder this old belongs to a fetch that died (killed): removed
 
 
 class FetchError(Exception):
     pass
 
 
-def read_published_manifest(store: ArtifactStore, version: str) -> Manifest:
+def read_published_manifest(store: ArtifactStore, version: str, expected_digest: str | None = None) -> Manifest:
+    """The manifest published as ``version``, refused unless it names this repository's bundle, that same
+    version (an edited or misplaced manifest would deploy under another version's name) and, when given,
+    the digest the caller expects."""
+    source = f"{store.describe()}/{version}/{MANIFEST}"
     try:
         data = store.read(f"{version}/{MANIFEST}")
     except ArtifactNotFound:
         folders = store.list_folders()
         state = "incomplete (no manifest: re-run its publish)" if version in folders else "not published"
         raise FetchError(f"version {version} is {state} in {store.describe()}") from None
-    return Manifest.from_json(data, f"{store.describe()}/{version}/{MANIFEST}")
+    manifest = Manifest.from_json(data, source)
+    if manifest.name != BUNDLE_NAME:
+        raise FetchError(f"{source}: the manifest is of bundle {manifest.name!r}, not {BUNDLE_NAME!r}: refusing it")
+    if manifest.version != version:
+        raise FetchError(f"{source}: the manifest says version {manifest.version!r} but was published as {version!r} "
+                         "(edited, or stored under the wrong version): refusing it")
+    if expected_digest is not None and manifest.digest != expected_digest:
+        raise FetchError(f"{source}: bundle digest {manifest.digest} is not the expected {expected_digest}: "
+                         "refusing it")
+    return manifest
 
 
 def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: int = DEFAULT_CONCURRENCY,
-          show_progress: bool = True) -> Manifest:
-    """Download ``version`` into ``destination`` (reused if it already holds that bundle intact).
+          show_progress: bool = True, expected_digest: str | None = None, refresh: bool = False) -> Manifest:
+    """Download ``version`` into ``destination`` and return its manifest.
 
-    Every file is checked against the published manifest; a missing or tampered file fails the
-    fetch with its name, and ``destination`` is left as it was.
+    A destination that already holds that bundle intact is reused as it is. Otherwise it must not exist
+    or be an empty folder: anything else is refused before any download, and nothing in it is touched.
+    ``refresh`` is for the toolkit's own cache: a cached copy that is not intact is replaced. Every file
+    is checked against the published manifest; a missing or tampered file fails the fetch with its name
+    and leaves ``destination`` as it was.
     """
-    manifest = read_published_manifest(store, version)
-    if destination.is_dir():
-        try:
-            if verify_bundle(destination).to_json() == manifest.to_json():
-                return manifest
-        except BundleError:
-            pass
-    partial = destination.with_name(destination.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    manifest = read_published_manifest(store, version, expected_digest)
+    if _holds(destination, manifest):
+        return manifest
+    if destination.exists() and not destination.is_dir():
+        raise FetchError(f"{destination}: exists and is not a folder: give a new or empty folder")
+    if destination.is_dir() and any(destination.iterdir()) and not refresh:
+        raise FetchError(f"{destination}: not empty, and not an intact copy of version {version}: nothing was "
+                         "written; give a new or empty folder")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(destination)
+    partial = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=_PARTIAL, dir=destination.parent))
+    try:
+        _download(store, version, manifest, partial, concurrency, show_progress)
+        _move_into_place(partial, destination, manifest, refresh)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return manifest
+
+
+def _holds(folder: Path, manifest: Manifest) -> bool:
+    """Whether ``folder`` is an intact copy of the bundle ``manifest`` describes."""
+    if not (folder / MANIFEST).is_file():
+        return False
+    try:
+        return verify_bundle(folder).to_json() == manifest.to_json()
+    except BundleError:
+        return False
+
+
+def _download(store: ArtifactStore, version: str, manifest: Manifest, into: Path, concurrency: int,
+              show_progress: bool) -> None:
     progress = Progress(f"fetch {version}", len(manifest.files), enabled=show_progress)
 
     def download(entry: FileEntry) -> None:
-        target = partial / entry.path
+        target = into / entry.path
         try:
             store.download(f"{version}/{entry.path}", target)
         except ArtifactNotFound:
@@ -54,12 +102,31 @@ def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: in
                              "corrupt): refusing the bundle")
         progress.advance(entry.size)
 
+    run_concurrently(manifest.files, download, concurrency)
+    (into / MANIFEST).write_bytes(manifest.to_json())
+
+
+def _move_into_place(partial: Path, destination: Path, manifest: Manifest, refresh: bool) -> None:
+    """One rename: a missing or empty destination is replaced by the downloaded folder. When another fetch
+    placed the same bundle meanwhile, its copy is kept. A stale cache (``refresh``) is moved aside first."""
+    if refresh and destination.is_dir() and any(destination.iterdir()):
+        aside = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".stale", dir=destination.parent))
+        os.replace(destination, aside / "bundle")
+        shutil.rmtree(aside, ignore_errors=True)
     try:
-        run_concurrently(manifest.files, download, concurrency)
-        (partial / MANIFEST).write_bytes(manifest.to_json())
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    shutil.rmtree(destination, ignore_errors=True)
-    partial.rename(destination)
-    return manifest
+        os.rename(partial, destination)
+    except OSError:  # filled meanwhile (ENOTEMPTY, EEXIST): by a fetch of the same bundle, or by something else
+        if not _holds(destination, manifest):
+            raise FetchError(f"{destination}: filled by something else during the download: nothing was written "
+                             "there; give a new or empty folder") from None
+
+
+def _remove_stale_partials(destination: Path) -> None:
+    """Download folders of this destination left by a fetch that was killed (live ones are younger)."""
+    cutoff = time.time() - _STALE_PARTIAL_S
+    for folder in destination.parent.glob(f".{destination.name}.*{_PARTIAL}"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            pass

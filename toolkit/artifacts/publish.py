@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactExists, ArtifactStore, StoredObject
-from toolkit.artifacts.transfer import DEFAULT_CONCURRENCY, run_concurrently
+from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from toolkit.bundle.manifest import MANIFEST, FileEntry, Manifest
 from toolkit.bundle.verify import verify_bundle
 from toolkit.progress import Progress

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from toolkit.azure.rest import ArmRest
+from toolkit.progress import Heartbeat
 
 API = "2018-06-01"
 COLLECTIONS = {"linkedService": "linkedservices", "dataset": "datasets", "dataflow": "dataflows",
@@ -69,12 +70,18 @@ class Factory:
     def run(self, run_id: str) -> dict:
         return self.rest.call("GET", f"{self.path}/pipelineruns/{run_id}", API)
 
+    def cancel_run(self, run_id: str) -> None:
+        """Pipeline Runs - Cancel, with the runs it started (isRecursive): ADF stops the running activity (a
+        Databricks notebook's run included) and marks the rest Cancelled."""
+        self.rest.call("POST", f"{self.path}/pipelineruns/{run_id}/cancel", API, params={"isRecursive": "true"})
+
     def runs_in_progress(self, days: int = 7) -> list[dict]:
-        """Pipeline runs queued or in progress (updated in the last ``days``)."""
+        """Pipeline runs queued, in progress or being cancelled (updated in the last ``days``): a run being
+        cancelled still runs its current activity."""
         now = datetime.now(timezone.utc)
         body = {"lastUpdatedAfter": (now - timedelta(days=days)).isoformat(),
                 "lastUpdatedBefore": (now + timedelta(days=1)).isoformat(),
-                "filters": [{"operand": "Status", "operator": "In", "values": ["Queued", "InProgress"]}]}
+                "filters": [{"operand": "Status", "operator": "In", "values": ["Queued", "InProgress", "Canceling"]}]}
         return list(self._query(f"{self.path}/queryPipelineRuns", body))
 
     def activity_runs(self, run_id: str) -> list[dict]:
@@ -94,22 +101,36 @@ class Factory:
             answer = self.rest.call("POST", path, API, {**body, "continuationToken": answer["continuationToken"]})
 
 
-def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int,
-                 say: Callable[[str], None]) -> tuple[dict, list[dict]]:
-    """Poll a pipeline run (with backoff) to a terminal state; the run and its activity runs, printed."""
-    started, delay, last = time.monotonic(), 2.0, None
+def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int, say: Callable[[str], None],
+                 owned: bool = True) -> tuple[dict, list[dict]]:
+    """Poll a pipeline run to a terminal state, saying at least every 5 s which activity runs and for how long;
+    the run and its activity runs, printed. A run this caller started (``owned``) is cancelled when the wait
+    ends without it: at the timeout, or on an interruption (SIGINT, SIGTERM), so nothing keeps writing the lake
+    behind the caller's back."""
+    started, delay, last = time.monotonic(), 1.0, None
     deadline = started + timeout_minutes * 60
-    while True:
-        run = factory.run(run_id)
-        if run["status"] != last:
-            say(f"pipeline run {run_id}: {run['status']} ({time.monotonic() - started:.0f}s)")
-            last = run["status"]
-        if run["status"] in TERMINAL:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"pipeline run {run_id} still {run['status']} after {timeout_minutes} min")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 30)
+    with Heartbeat(say, f"pipeline run {run_id}: Queued") as heartbeat:
+        try:
+            while True:
+                run = factory.run(run_id)
+                if run["status"] != last:
+                    say(f"pipeline run {run_id}: {run['status']} ({heartbeat.elapsed()})")
+                    last = run["status"]
+                if run["status"] in TERMINAL:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"pipeline run {run_id} still {run['status']} after {timeout_minutes} min"
+                                       + (" (cancelled)" if owned else ""))
+                running = [f"{a['activityName']} ({a.get('activityType', '')})" for a in factory.activity_runs(run_id)
+                           if a.get("status") == "InProgress"]
+                heartbeat.update(f"pipeline run {run_id}: {run['status']}"
+                                 + (f", running {', '.join(running)}" if running else ""))
+                time.sleep(delay)
+                delay = min(delay * 1.5, 5)  # ADF's monitoring limits allow far more than a poll every 5 s
+        except (KeyboardInterrupt, TimeoutError):
+            if owned:
+                cancel_run(factory, run_id, say)
+            raise
     activities = factory.activity_runs(run_id)
     for activity in activities:
         error = (activity.get("error") or {}).get("message")
@@ -117,6 +138,25 @@ def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int,
             f"{activity.get('status', ''):<10} {(activity.get('durationInMs') or 0) / 1000:6.1f}s"
             + (f"  {error}" if error else ""))
     return run, activities
+
+
+def cancel_run(factory: Factory, run_id: str, say: Callable[[str], None]) -> None:
+    """Cancel a run this caller started and is leaving; a cancel that fails is said (the next run waits for it)."""
+    try:
+        factory.cancel_run(run_id)
+        say(f"pipeline run {run_id} cancelled")
+    except Exception as exc:
+        say(f"could not cancel pipeline run {run_id} ({type(exc).__name__}: {str(exc).splitlines()[0]}): the next "
+            "run of the pipeline waits for it")
+
+
+def wait_for_earlier_runs(factory: Factory, pipeline: str, timeout_minutes: int, say: Callable[[str], None]) -> None:
+    """Wait for runs of ``pipeline`` already queued or in progress (a run left by an interrupted or killed
+    stage, a trigger's run): a second run would read and write the same folders at the same time."""
+    for earlier in [r for r in factory.runs_in_progress(days=1) if r.get("pipelineName") == pipeline]:
+        say(f"pipeline run {earlier['runId']} of {pipeline} is still {earlier['status']} (started "
+            f"{earlier.get('runStart', '?')}, not by this run): waiting for it before starting another")
+        wait_for_run(factory, earlier["runId"], timeout_minutes, say, owned=False)
 
 
 def run_failure(run: dict, activities: list[dict]) -> str:

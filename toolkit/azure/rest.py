@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from toolkit.environments.target import ARM_SCOPE, Target
+from toolkit.environments.target import ARM_SCOPE, RETRY_OPTIONS, Target
 
 
 class ArmRequestError(RuntimeError):
@@ -28,10 +28,11 @@ class ArmRest:
         self.target = target
         pipeline = [policies.RequestIdPolicy(), policies.HeadersPolicy(),
                     policies.UserAgentPolicy("parking-sensors-release"), policies.ContentDecodePolicy(),
-                    policies.RetryPolicy(), ARMChallengeAuthenticationPolicy(target.credential, ARM_SCOPE),
+                    policies.RetryPolicy(**RETRY_OPTIONS),
+                    ARMChallengeAuthenticationPolicy(target.credential, ARM_SCOPE),
                     policies.NetworkTraceLoggingPolicy(), ARMHttpLoggingPolicy()]
         self._client = ARMPipelineClient(base_url=target.arm_url, policies=pipeline,
-                                         transport=RequestsTransport(**target.client_options()))
+                                         transport=RequestsTransport(**target.transport_options()))
 
     def group_path(self, resource_group: str) -> str:
         return f"/subscriptions/{self.target.subscription_id}/resourceGroups/{resource_group}"

@@ -77,7 +77,7 @@ def copy_blobs(source_container, source_key: str, destination_container, destina
     """Copy server-side, waiting for each copy to finish (Azure may complete large ones asynchronously).
     Both ends are authorized by short-lived blob SAS tokens made from the account keys."""
     import time
-    from concurrent.futures import ThreadPoolExecutor
+    from toolkit.concurrency import run_concurrently
 
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import BlobClient
@@ -101,5 +101,4 @@ def copy_blobs(source_container, source_key: str, destination_container, destina
             raise RuntimeError(f"copy of {copy.source_name} to {copy.destination_name} ended {status}")
         progress(copy)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, copies))
+    run_concurrently(copies, one, concurrency)

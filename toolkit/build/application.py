@@ -8,6 +8,7 @@ from pathlib import Path
 
 from toolkit.build.version import pep440_version, read_git_state
 from toolkit.build.wheel import WheelBuild, build_wheel, build_wheelhouse, runtime_requirements
+from toolkit.local_files import write_atomically
 from toolkit.bundle.assemble import assemble_bundle
 from toolkit.bundle.manifest import Manifest
 
@@ -27,7 +28,14 @@ class ApplicationBuild:
 
 
 def build_application(repo: Path, dist: Path) -> ApplicationBuild:
-    """Build the wheel at the git-derived version, the wheelhouse of its runtime dependencies, and the bundle."""
+    """Build the wheel at the git-derived version, the wheelhouse of its runtime dependencies, and the bundle.
+    The definitions and notebooks are checked first: a build with findings makes nothing."""
+    from toolkit.definitions import check_definitions
+    from toolkit.definitions.findings import DefinitionError
+
+    findings = check_definitions(repo)
+    if findings:
+        raise DefinitionError(findings)
     state = read_git_state(repo)
     wheel = build_wheel(repo, dist, state)
     wheelhouse_dir = dist / "wheelhouse"
@@ -36,7 +44,7 @@ def build_application(repo: Path, dist: Path) -> ApplicationBuild:
     wheel_build = WheelBuild(pep440_version(state), state.commit, wheel, tuple(wheelhouse))
     bundle, manifest = assemble_bundle(repo, dist / BUNDLES, wheel_build, state)
     result = ApplicationBuild(wheel_build, bundle, manifest)
-    (dist / BUILD_INFO).write_text(json.dumps(describe(result, dist), indent=2) + "\n")
+    write_atomically(dist / BUILD_INFO, json.dumps(describe(result, dist), indent=2) + "\n")
     return result
 
 

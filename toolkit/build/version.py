@@ -88,3 +88,8 @@ def pep440_version(state: GitState) -> str:
 def compute_version(repo: Path) -> str:
     """The version of a build made from ``repo`` as it is now."""
     return pep440_version(read_git_state(repo))
+
+
+def is_dirty(version: str) -> bool:
+    """Whether ``version`` was built from a working tree with uncommitted changes (its local label says so)."""
+    return any(segment.startswith("dirty") for segment in version.partition("+")[2].split("."))

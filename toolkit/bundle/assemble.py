@@ -17,11 +17,10 @@ from pathlib import Path
 
 from toolkit.build.version import GitState, pep440_version
 from toolkit.build.wheel import WheelBuild
-from toolkit.bundle.manifest import MANIFEST, FileEntry, Manifest, sha256_file
+from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, FileEntry, Manifest, sha256_file
 from toolkit.definitions import check_definitions
 from toolkit.definitions.findings import DefinitionError
 
-BUNDLE_NAME = "parking-sensors"
 _TOOLS = ("pip", "setuptools", "setuptools-scm", "wheel", "build", "invoke")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+BUNDLE_NAME = "parking-sensors"  # what every bundle of this repository is called in its manifest
 ROLES = ("wheel", "dependency", "jar", "notebook", "cluster-config", "adf", "arm-template", "arm-parameters",
          "script")
 _CHUNK = 1 << 20

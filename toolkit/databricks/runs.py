@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
+from toolkit.progress import Heartbeat
+
 
 @dataclass
 class NotebookRun:
@@ -25,6 +27,14 @@ class NotebookRun:
         return self.result_state == "SUCCESS"
 
 
+def _cancel(workspace, run_id: int, say: Callable[[str], None]) -> None:
+    try:
+        workspace.jobs.cancel_run(run_id)
+        say(f"Databricks run {run_id} cancelled")
+    except Exception as exc:
+        say(f"could not cancel Databricks run {run_id} ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+
+
 def run_notebook(workspace, cluster_id: str, notebook_path: str, parameters: dict[str, str], run_name: str,
                  timeout_minutes: int, say: Callable[[str], None]) -> NotebookRun:
     import time
@@ -37,12 +47,19 @@ def run_notebook(workspace, cluster_id: str, notebook_path: str, parameters: dic
         task_key="notebook", existing_cluster_id=cluster_id,
         notebook_task=NotebookTask(notebook_path=notebook_path, base_parameters=parameters))])
     say(f"Databricks run {waiter.run_id} of {notebook_path} started")
+    heartbeat = Heartbeat(say, f"Databricks run {waiter.run_id}: PENDING")
 
     def report(run) -> None:
         state = run.state.life_cycle_state.value if run.state and run.state.life_cycle_state else "?"
-        say(f"Databricks run {waiter.run_id}: {state} ({time.monotonic() - started:.0f}s)")
+        if f": {state}" not in heartbeat.state:
+            say(f"Databricks run {waiter.run_id}: {state} ({heartbeat.elapsed()})")
+        heartbeat.update(f"Databricks run {waiter.run_id}: {state}")
     try:
-        run = waiter.result(timeout=timedelta(minutes=timeout_minutes), callback=report)
+        with heartbeat:
+            run = waiter.result(timeout=timedelta(minutes=timeout_minutes), callback=report)
+    except KeyboardInterrupt:  # the caller was interrupted: the run it started does not go on without it
+        _cancel(workspace, waiter.run_id, say)
+        raise
     except OperationFailed:
         # INTERNAL_ERROR (or another end that is not TERMINATED): the SDK's waiter raises, but the run, its id
         # and its state message are what the caller records.

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import posixpath
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
+
+from toolkit.concurrency import run_concurrently
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 DEFAULT_CONCURRENCY = 8
@@ -60,8 +61,7 @@ def import_objects(workspace, objects: list[WorkspaceObject], progress: Callable
                                         format=ImportFormat.AUTO, overwrite=True)
         progress(item)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        list(pool.map(one, objects))
+    run_concurrently(objects, one, max(1, concurrency))
 
 
 def delete_objects(workspace, paths: list[str]) -> None:

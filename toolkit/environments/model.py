@@ -230,11 +230,16 @@ def load_environment(folder: Path, name: str, target: str, environ: dict[str, st
     path = folder / f"{name}.toml"
     document = read_toml(path, f"environment file of {name}")
     sandbox_values = document.pop("sandbox", {})
+    azure_as_written = None
     if target == "sandbox":
         document = _merge(document, sandbox_values)
-        document.pop("azure", None)  # never resolved (nor needed) unless Azure is the target
+        # [azure] is not needed on the sandbox, and its ${VARIABLES} are not resolved there; it is still checked as
+        # written, so a typo in it shows before the day Azure is the target.
+        azure_as_written = document.pop("azure", None)
     document = resolve_variables(document, str(path), environ)
     try:
+        if azure_as_written is not None:
+            Environment.model_validate({**document, "azure": azure_as_written, "source": str(path)})
         environment = Environment.model_validate({**document, "source": str(path)})
     except ValidationError as exc:
         raise ConfigError(explain(exc, str(path), ("storage-account-key", "databricks-token", "environment-variable"),

@@ -21,6 +21,12 @@ class TargetError(RuntimeError):
     pass
 
 
+# azure-core retries a throttled or unavailable answer (429, 5xx) only 3 times by default. A stage makes hundreds of
+# calls (a pipeline's progress is polled every few seconds), so 3 would fail some stage under a few percent of such
+# answers; 8, within azure-core's default total of 10, does not.
+RETRY_OPTIONS: dict[str, Any] = {"retry_status": 8}
+
+
 @dataclass
 class Target:
     name: str  # "sandbox" or "azure"
@@ -40,11 +46,14 @@ class Target:
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments every azure-core client takes on this target."""
+        return {**self.transport_options(), **RETRY_OPTIONS}
+
+    def transport_options(self) -> dict[str, Any]:
         return {"connection_verify": self.verify} if self.is_sandbox else {}
 
     def keyvault_options(self) -> dict[str, Any]:
         # A loopback vault URL cannot end in vault.azure.net, which the challenge check insists on.
-        return {**self.client_options(), "verify_challenge_resource": False} if self.is_sandbox else {}
+        return {**self.client_options(), "verify_challenge_resource": False} if self.is_sandbox else RETRY_OPTIONS
 
     def databricks_config(self, host: str, resource_id: str | None) -> dict[str, Any]:
         """Arguments of databricks.sdk.WorkspaceClient for a workspace, authenticated with this target's one

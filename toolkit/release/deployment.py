@@ -93,9 +93,13 @@ class Deployment:
                 self.lock = None
 
     def record(self, event: str, outcome: str, **details: Any) -> None:
-        """Append to the environment's ledger (under this run's lock, when it holds one)."""
+        """Append to the environment's ledger (under this run's lock, when it holds one; never once that lock was
+        lost: another run may hold it by now)."""
         from toolkit.release import ledger
 
+        lost = self.lock.lapsed() if self.lock is not None else None
+        if lost:
+            raise StepFailed(f"not written to the ledger: {lost}")
         ledger.append_record(self.lake(), ledger.new_record(event, self.environment.name, self.version,
                                                             self.manifest.digest, outcome, slot=self.slot,
                                                             **details), self.lock)

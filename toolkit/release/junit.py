@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from toolkit.local_files import write_atomically
+
 
 @dataclass
 class TestCase:
@@ -27,6 +29,5 @@ def write_junit(path: Path, suite: str, cases: list[TestCase]) -> Path:
             ElementTree.SubElement(node, "failure", message=case.failure[:500]).text = case.failure
         if case.output:
             ElementTree.SubElement(node, "system-out").text = case.output
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_atomically(path, ElementTree.tostring(root, encoding="utf-8", xml_declaration=True))
     return path

@@ -68,7 +68,10 @@ class EnvironmentLock:
         self.metadata: dict[str, str] = {}
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
-        self.lost: str | None = None  # why the lease could not be renewed, if it could not
+        self._guard = threading.Lock()
+        self._renewed_at: float | None = None  # when the last acquire or renewal that succeeded was sent
+        self._last_error: str | None = None
+        self.lost: str | None = None  # why the lease is no longer this run's, once it is not
 
     def acquire(self, wait: bool = False, timeout_s: float = 3600) -> "EnvironmentLock":
         from azure.core.exceptions import HttpResponseError
@@ -78,7 +81,9 @@ class EnvironmentLock:
         proposed = str(uuid.uuid4())  # a retried acquire whose first answer was lost is then not a conflict
         while True:
             try:
+                sent = time.monotonic()
                 self.lease = blob.acquire_lease(lease_duration=LEASE_SECONDS, lease_id=proposed)
+                self._renewed_at = sent
                 break
             except HttpResponseError as exc:
                 if exc.status_code != 409:
@@ -102,28 +107,42 @@ class EnvironmentLock:
         return self
 
     def _renew(self) -> None:
-        renewed, wait = time.monotonic(), RENEW_EVERY_SECONDS
-        while not self._stop.wait(wait):
+        wait = RENEW_EVERY_SECONDS
+        while not self._stop.wait(wait) and self.lapsed() is None:
+            sent = time.monotonic()
             try:
-                self.lease.renew()
-                renewed, wait = time.monotonic(), RENEW_EVERY_SECONDS
-            except Exception as exc:  # a renewal that failed after the client's retries: try again until it lapses
-                if time.monotonic() - renewed >= LEASE_SECONDS:
-                    self.lost = str(exc).splitlines()[0]  # the run goes on; release() reports it
-                    return
+                # One attempt, bounded: this loop is the retry (every 2 s), and a call still retrying inside the
+                # client after the lease lapsed could take the lock back behind the holder's decision to stop.
+                self.lease.renew(retry_total=0, connection_timeout=5, read_timeout=10)
+                with self._guard:
+                    if self.lost is None:
+                        self._renewed_at, wait = sent, RENEW_EVERY_SECONDS
+            except Exception as exc:  # try again until it lapses
+                self._last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 wait = 2
+
+    def lapsed(self) -> str | None:
+        """Why the lease is no longer this run's (None while it is held). It lapses when no renewal succeeded for
+        a whole lease period: another run may hold the lock by now, so the holder must stop. Once lapsed, it
+        stays so (a later renewal that happens to succeed does not make the run's view consistent again)."""
+        with self._guard:
+            if self.lost is None and self._renewed_at is not None and \
+                    time.monotonic() - self._renewed_at >= LEASE_SECONDS:
+                self.lost = (f"the {self.environment} lock's lease lapsed: no renewal succeeded for {LEASE_SECONDS} s"
+                             + (f" (last error: {self._last_error})" if self._last_error else ""))
+            return self.lost
 
     def release(self) -> None:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
-        if self.lease is not None:
+        if self.lease is not None and self.lapsed() is None:  # a lapsed lease may be another run's by now
             try:
                 self.lease.release()
             except Exception:  # broken by ops.unlock, or expired: nothing left to release
                 pass
         if self.lost:
-            self.say(f"warning: the {self.environment} lock could not be renewed ({self.lost})")
+            self.say(f"warning: {self.lost}")
 
     def __enter__(self) -> "EnvironmentLock":
         return self

@@ -45,7 +45,7 @@ class Step(Protocol):
 @dataclass
 class StepReport:
     step: str
-    status: str  # unchanged, changed, planned, not-plannable, failed
+    status: str  # unchanged, changed, planned, not-plannable, failed, interrupted
     changes: list[str]
     notes: list[str]
     seconds: float
@@ -60,11 +60,12 @@ class StageReport:
     version: str
     dry_run: bool
     steps: list[StepReport] = field(default_factory=list)
-    outcome: str = "succeeded"
+    outcome: str = "succeeded"  # or failed, interrupted
     error: str | None = None
     error_detail: str | None = None  # the failure's whole text (inner details), for --json and the ledger
     seconds: float = 0.0
     slot: str | None = None  # blue/green: the slot this stage wrote
+    stopped_by: str | None = None  # the signal that interrupted the stage (SIGINT, SIGTERM)
 
     @property
     def changed(self) -> bool:
@@ -73,13 +74,22 @@ class StageReport:
 
 def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
               say: Callable[[str], None]) -> StageReport:
-    """Plan each step, print its plan, apply it unless ``dry_run``; stop at the first failure."""
+    """Plan each step, print its plan, apply it unless ``dry_run``; stop at the first failure, at an interruption
+    (SIGINT, SIGTERM: the step in progress is named), or before a step when the environment lock was lost."""
     started = time.monotonic()
     for step in steps if report.outcome == "succeeded" else ():
         step_started = time.monotonic()
+        lost = lock_lost(deployment)
+        if lost:
+            fail_step(report, step.name, f"not started: {lost}; stopping so as not to run beside another holder",
+                      step_started, say)
+            break
         say(f"[{step.name}] planning")
         try:
             plan = step.plan(deployment)
+        except KeyboardInterrupt as exc:
+            interrupt_step(report, step.name, "planning", exc, step_started, say)
+            break
         except NotPlannable as exc:
             report.steps.append(StepReport(step.name, "not-plannable", [], [str(exc)],
                                            time.monotonic() - step_started))
@@ -101,6 +111,10 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
         if plan.changes and not dry_run and plan.apply is not None:
             try:
                 plan.apply()
+            except KeyboardInterrupt as exc:
+                interrupt_step(report, step.name, "applying", exc, step_started, say,
+                               [str(c) for c in plan.changes])
+                break
             except StepFailed as exc:
                 fail_step(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
                 break
@@ -115,6 +129,26 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
         say(f"[{step.name}] {status} in {time.monotonic() - step_started:.1f}s")
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def lock_lost(deployment) -> str | None:
+    """Why the environment lock this run held is no longer its own (None: held, or no lock taken)."""
+    lock = getattr(deployment, "lock", None)
+    return lock.lapsed() if lock is not None else None
+
+
+def interrupt_step(report: StageReport, step: str, phase: str, exc: KeyboardInterrupt, started: float, say,
+                   changes=None) -> None:
+    """Record that a signal stopped the stage in ``step`` (while ``phase``)."""
+    from toolkit.release.interruption import signal_name
+
+    message = f"interrupted by {signal_name(exc)} while {phase}"
+    report.steps.append(StepReport(step, "interrupted", changes or [], [], round(time.monotonic() - started, 2),
+                                   message))
+    report.outcome, report.error = "interrupted", f"{step}: {message}"
+    report.error_detail, report.stopped_by = report.error, signal_name(exc)
+    say(f"[{step}] INTERRUPTED by {signal_name(exc)} while {phase}" +
+        ("; what it started is being stopped" if phase == "applying" else ""))
 
 
 def fail_step(report: StageReport, step: str, message: str, started: float, say, changes=None,

@@ -20,7 +20,7 @@ from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
 from toolkit.release.lock import LockHeld
 from toolkit.release.errors import explain_error
-from toolkit.release.plan import StageReport, fail_step, run_steps
+from toolkit.release.plan import StageReport, StepFailed, fail_step, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.steps.application import Application
 from toolkit.release.steps.data import Data
@@ -139,7 +139,7 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
                           error_detail=report.error_detail if report.error_detail != report.error else None,
                           forced=forced or None)
     except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
-        say(f"could not record the deploy in the ledger: {explain_error(exc)}")
+        say(f"could not record the deploy in the ledger: {exc if isinstance(exc, StepFailed) else explain_error(exc)}")
 
 
 def qa_down(environments: Path, target: Target, deployment_id: str, dry_run: bool,

@@ -5,7 +5,7 @@ go to JUnit XML and the environment's ledger; a re-deploy that changed nothing d
 for a version that already passed here (unless --retest)."""
 from __future__ import annotations
 
-from toolkit.azure.datafactory import Factory, run_failure, wait_for_run
+from toolkit.azure.datafactory import Factory, run_failure, wait_for_earlier_runs, wait_for_run
 from toolkit.databricks.runs import run_notebook
 from toolkit.definitions.adf_deployment import ReplacementError, render
 from toolkit.release import ledger, promotion
@@ -92,6 +92,10 @@ class IntegrationTests:
 
     @staticmethod
     def _pipeline(d: Deployment, factory: Factory, tests) -> tuple[dict, list[dict]]:
+        try:
+            wait_for_earlier_runs(factory, tests.pipeline, tests.timeout_minutes, d.say)
+        except TimeoutError as exc:
+            raise StepFailed(f"an earlier run of {tests.pipeline} is still running: {exc}") from None
         run_id = factory.create_run(tests.pipeline, tests.parameters)
         d.say(f"pipeline {tests.pipeline} run {run_id} started")
         try:

@@ -1,4 +1,5 @@
-"""Running many store operations at once, with progress; the first failure is re-raised."""
+"""Running many independent calls at once (uploads, downloads, imports, copies); the first failure is re-raised
+and, after a failure or an interruption, what has not started is not started."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -28,5 +29,8 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], R], concurrency: in
             on_done(item, result)
         return result
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
         return list(pool.map(run, items))
+    finally:  # after a failure or an interruption, what has not started is not started
+        pool.shutdown(wait=True, cancel_futures=True)
