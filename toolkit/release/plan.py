@@ -147,8 +147,7 @@ def interrupt_step(report: StageReport, step: str, phase: str, exc: KeyboardInte
                                    message))
     report.outcome, report.error = "interrupted", f"{step}: {message}"
     report.error_detail, report.stopped_by = report.error, signal_name(exc)
-    say(f"[{step}] INTERRUPTED by {signal_name(exc)} while {phase}" +
-        ("; what it started is being stopped" if phase == "applying" else ""))
+    say(f"[{step}] INTERRUPTED by {signal_name(exc)} while {phase}")
 
 
 def fail_step(report: StageReport, step: str, message: str, started: float, say, changes=None,
