@@ -1,5 +1,6 @@
 """Key Vault secrets (REST API 7.x) for one vault: set, get, list, versions, update, delete with soft
-delete, recover, purge; 401 with the authorization challenge; errors as Key Vault words them.
+delete, recover, purge; the keys a release signs with (keyvault_keys.py); 401 with the authorization
+challenge; errors as Key Vault words them.
 
 Every PUT makes a new version, as in Azure (the release compares before writing). A deleted
 secret stays recoverable: PUT on its name answers 409 ObjectIsDeletedButRecoverable until it
@@ -15,14 +16,16 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sandbox.http import ApiError, Service, json_response
+from sandbox.keyvault_keys import KEY_RULES, KeyOperations
 from sandbox.state import JsonState
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 RECOVERABLE_DAYS = 7
 
 
-class KeyVaultService(Service):
+class KeyVaultService(KeyOperations, Service):
     name = "keyvault"
+    recoverable_days = RECOVERABLE_DAYS
     url_map = Map([
         Rule("/secrets", endpoint="list_secrets", methods=["GET"]),
         Rule("/secrets/<name>", endpoint="set_secret", methods=["PUT"]),
@@ -37,6 +40,7 @@ class KeyVaultService(Service):
         Rule("/deletedsecrets/<name>", endpoint="get_deleted", methods=["GET"]),
         Rule("/deletedsecrets/<name>", endpoint="purge_deleted", methods=["DELETE"]),
         Rule("/deletedsecrets/<name>/recover", endpoint="recover_deleted", methods=["POST"]),
+        *KEY_RULES,
     ], strict_slashes=False, merge_slashes=False)
 
     def __init__(self, vault: str, state: JsonState, *args):
@@ -105,9 +109,14 @@ class KeyVaultService(Service):
         raise self._not_found(name, version)
 
     # -- endpoints ---------------------------------------------------------------------------
-    def set_secret(self, request: Request, name: str) -> Response:
+    @staticmethod
+    def check_name(name: str) -> None:
+        """Secret and key names: 1-127 letters, digits and hyphens."""
         if not _NAME.match(name):
             raise ApiError(400, "BadParameter", f"The request URI contains an invalid name: {name}")
+
+    def set_secret(self, request: Request, name: str) -> Response:
+        self.check_name(name)
         body = request.get_json(silent=True) or {}
         if not isinstance(body.get("value"), str):
             raise ApiError(400, "BadParameter", "Property value is required and must be a string")

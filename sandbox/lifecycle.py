@@ -147,9 +147,12 @@ def _wait_for_health(url: str, trust: Path, process: subprocess.Popen, log: Path
             raise SandboxError(f"the sandbox server exited with code {process.returncode} while starting: "
                                f"{_last_error(log)}")
         try:
-            return requests.get(f"{url}/health", verify=str(trust), timeout=1).json()
+            answer = requests.get(f"{url}/health", verify=str(trust), timeout=1)
+            if answer.ok:  # 503 while the server still opens its listeners
+                return answer.json()
         except requests.RequestException:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise SandboxError(f"the sandbox server did not answer {url}/health within {timeout:.0f}s")
 
 

@@ -92,6 +92,8 @@ class ControlService(Service):
 
     @anonymous
     def health(self, request: Request) -> Response:
+        if not self.sandbox.ready:  # the control listener answers before the other services listen
+            return json_response({"status": "starting"}, 503)
         return json_response({"status": "ok", "arm": self.sandbox.arm_url, "keyvaults": self.sandbox.vault_urls(),
                               "workspaces": self.sandbox.workspace_urls()})
 
@@ -186,6 +188,7 @@ class Sandbox:
         self._lock = threading.RLock()
         self._faults: dict[str, Faults] = {}
         self.requests = RequestLog()
+        self.ready = False
         self.port = self._listen("control", ControlService(self), port or self.services.read()["port"])
         if storage is not None:
             gateway = StorageGateway(lambda: storage.azurite_endpoint, self.faults_for)
@@ -201,6 +204,7 @@ class Sandbox:
         for name, workspace in self.services.read().get("workspaces", {}).items():
             app = self._workspace_app(name, workspace["id"], workspace.get("legacy", False))
             self._listen(f"databricks:{name}", app, workspace["port"])
+        self.ready = True
 
     @property
     def url(self) -> str:
