@@ -177,8 +177,8 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
                                        env={**os.environ, INSTANCE_VARIABLE: str(home.resolve())})
             try:
                 _wait_for_health(f"https://{HOST}:{port}", tls.trust_bundle, process, home / "server.log")
-            except SandboxError:
-                _stop_groups([process.pid], timeout=0)  # whatever it started goes with it
+            except BaseException:  # did not start, or the caller was interrupted: whatever it started goes with it
+                _stop_groups([process.pid], timeout=0)
                 raise
             run["server"] = {"pid": process.pid, "port": port}
             _write_run(home, run)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import secrets
 import signal
 import threading
@@ -153,6 +154,10 @@ class ControlService(Service):
         allowed = {"rate_429", "rate_503", "latency_ms", "retry_after_s", "seed", "match"}
         if set(settings) - allowed:
             raise ApiError(400, "InvalidFaults", f"unknown settings {sorted(set(settings) - allowed)}")
+        try:
+            re.compile(settings.get("match") or "")
+        except re.error as exc:
+            raise ApiError(400, "InvalidFaults", f"match is not a regular expression: {exc}") from None
         with self.sandbox.services.update() as data:
             data["faults"][service] = settings
         return json_response({"service": service, **settings})

@@ -62,21 +62,18 @@ def fetch(c, version, dest=None, store_config=None, json_=False, digest=None):
     """Download a published bundle and verify every file's digest; a tampered bundle is refused."""
     from pathlib import Path
 
-    from toolkit.artifacts.fetch import FetchError, fetch as fetch_bundle
-    from toolkit.bundle.manifest import ManifestError
-    from tasks.common import fail
+    from tasks.common import fail, failures
+    from toolkit.artifacts.fetch import fetch as fetch_bundle
     from toolkit.paths import DIST
 
     if not version.strip():
         fail("fetch", "the version is empty: give a published version (`inv ops.versions` lists them)", 2, json_)
     destination = Path(dest) if dest else DIST / "fetched" / version
-    try:
+    with failures("fetch", json_):
         # The default folder is the toolkit's cache (a copy that is not intact is replaced); a folder the user
         # names is never emptied.
         manifest = fetch_bundle(_store(store_config), version, destination, show_progress=not json_,
                                 expected_digest=digest, refresh=dest is None)
-    except (FetchError, ManifestError) as exc:
-        raise Exit(f"fetch failed: {exc}", code=1)
     summary = {"version": manifest.version, "commit": manifest.commit, "files": len(manifest.files),
                "bundle_digest": manifest.digest, "path": str(destination)}
     print(json.dumps(summary, indent=2) if json_ else

@@ -131,3 +131,16 @@ def test_refusals_use_key_vaults_codes(keys, vault_url, credential, options):
                               verify=options["connection_verify"])
     assert anonymous.status_code == 401 and "resource=\"https://vault.azure.net\"" in \
         anonymous.headers["WWW-Authenticate"]
+
+
+def test_the_verify_endpoint_accepts_the_signatures_the_sign_endpoint_makes(keys, vault_url, credential, options):
+    """azure-keyvault-keys verifies on the client when it has the public key: the service's own verify, as a REST
+    call, for an RSA key and for an EC key's raw r||s."""
+    for key, alg in ((keys.create_rsa_key(_name()), "PS256"), (keys.create_ec_key(_name()), "ES256")):
+        path = f"/keys/{key.name}/{key.properties.version}"
+        signed = _raw(vault_url, credential, options, "POST", f"{path}/sign", {"alg": alg, "value": _b64(DIGEST)})
+        assert signed.status_code == 200 and signed.json()["kid"] == key.id
+        check = {"alg": alg, "digest": _b64(DIGEST), "value": signed.json()["value"]}
+        assert _raw(vault_url, credential, options, "POST", f"{path}/verify", check).json() == {"value": True}
+        other = {**check, "digest": _b64(hashlib.sha256(b"another manifest").digest())}
+        assert _raw(vault_url, credential, options, "POST", f"{path}/verify", other).json() == {"value": False}

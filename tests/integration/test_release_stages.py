@@ -233,10 +233,7 @@ def test_a_run_whose_lock_lapsed_stops_at_the_next_step_and_writes_nothing_more(
     assert any("could not record the deploy in the ledger: not written to the ledger: the qa lock's lease lapsed"
                in line for line in lines)
     assert len(ledger.read_ledger(d.lake())[0]) == records
-    deadline = time.monotonic() + lock.LEASE_SECONDS + 5
-    while current_holder(d.lake()) is not None and time.monotonic() < deadline:
-        time.sleep(1)
-    assert current_holder(d.lake()) is None  # the lapsed lease was not given back by the run: it expired
+    assert current_holder(d.lake()) is None  # given back with this run's lease id (it could free no other's)
 
 
 def _interrupted_deploy(home, published, deployment_id, stop_at, *options):

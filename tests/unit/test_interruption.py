@@ -30,3 +30,18 @@ def test_the_first_signal_interrupts_and_a_second_during_the_cleanup_is_said_and
 
 def test_sigint_exits_130():
     assert Interrupted("SIGINT").exit_code == 130 and isinstance(Interrupted(), KeyboardInterrupt)
+
+
+def test_a_signal_inside_a_shielded_section_is_raised_when_the_section_ends():
+    from toolkit.release.interruption import shielded
+
+    said, written = [], []
+    with pytest.raises(Interrupted) as raised:
+        with interruptible(said.append):
+            with shielded():  # a ledger record being written
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+                written.append("record")
+            pytest.fail("the held signal was not raised")
+    assert written == ["record"] and raised.value.signal_name == "SIGINT"
+    assert said == ["SIGINT received: stopping once the ledger record or the lock's release under way is done"]

@@ -5,6 +5,8 @@ destination and moves that into place in one rename. A destination that already 
 refused (the toolkit's own cache of fetched bundles may be refreshed: the toolkit made it)."""
 from __future__ import annotations
 
+import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -12,13 +14,13 @@ import time
 from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactNotFound, ArtifactStore
-from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
-from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, FileEntry, Manifest, sha256_file
+from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, FileEntry, Manifest, ManifestError, sha256_file
 from toolkit.bundle.verify import BundleError, verify_bundle
+from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from toolkit.progress import Progress
 
-_PARTIAL = ".partial"
-_STALE_PARTIAL_S = 3600  # a download folder this old belongs to a fetch that died (killed): removed
+_OURS = (".partial", ".stale")  # the suffixes of the folders a fetch makes next to its destination
+_STALE_AFTER_S = 3600  # a folder of ours this old belongs to a fetch that died (killed): removed
 
 
 class FetchError(Exception):
@@ -67,10 +69,12 @@ def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: in
         raise FetchError(f"{destination}: not empty, and not an intact copy of version {version}: nothing was "
                          "written; give a new or empty folder")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(destination)
-    partial = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=_PARTIAL, dir=destination.parent))
+    _remove_stale_folders(destination)
+    partial = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
     try:
+        os.chmod(partial, 0o755)  # mkdtemp's 0700 would keep the bundle from other users of the machine (CI agents)
         _download(store, version, manifest, partial, concurrency, show_progress)
+        verify_bundle(partial)  # all there, as downloaded, before it takes the destination's name
         _move_into_place(partial, destination, manifest, refresh)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -83,7 +87,7 @@ def _holds(folder: Path, manifest: Manifest) -> bool:
         return False
     try:
         return verify_bundle(folder).to_json() == manifest.to_json()
-    except BundleError:
+    except (BundleError, ManifestError, OSError):  # damaged, edited or unreadable: not that bundle
         return False
 
 
@@ -107,26 +111,36 @@ def _download(store: ArtifactStore, version: str, manifest: Manifest, into: Path
 
 
 def _move_into_place(partial: Path, destination: Path, manifest: Manifest, refresh: bool) -> None:
-    """One rename: a missing or empty destination is replaced by the downloaded folder. When another fetch
-    placed the same bundle meanwhile, its copy is kept. A stale cache (``refresh``) is moved aside first."""
-    if refresh and destination.is_dir() and any(destination.iterdir()):
-        aside = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".stale", dir=destination.parent))
-        os.replace(destination, aside / "bundle")
-        shutil.rmtree(aside, ignore_errors=True)
-    try:
-        os.rename(partial, destination)
-    except OSError:  # filled meanwhile (ENOTEMPTY, EEXIST): by a fetch of the same bundle, or by something else
-        if not _holds(destination, manifest):
-            raise FetchError(f"{destination}: filled by something else during the download: nothing was written "
-                             "there; give a new or empty folder") from None
-
-
-def _remove_stale_partials(destination: Path) -> None:
-    """Download folders of this destination left by a fetch that was killed (live ones are younger)."""
-    cutoff = time.time() - _STALE_PARTIAL_S
-    for folder in destination.parent.glob(f".{destination.name}.*{_PARTIAL}"):
+    """One rename: a missing or empty destination is replaced by the downloaded folder. A copy of the same bundle
+    placed meanwhile by another fetch is kept (a run may be reading it); a stale cache (``refresh``) is moved
+    aside and replaced."""
+    for attempt in range(2):
         try:
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-        except FileNotFoundError:
+            os.rename(partial, destination)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise FetchError(f"{destination}: cannot be put in place: {exc.strerror}") from None
+        if _holds(destination, manifest):
+            return
+        if not refresh or attempt:
+            raise FetchError(f"{destination}: filled by something else during the download: nothing was written "
+                             "there; give a new or empty folder")
+        aside = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".stale", dir=destination.parent))
+        try:
+            os.replace(destination, aside / "bundle")
+        except FileNotFoundError:  # another fetch moved it first
             pass
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_stale_folders(destination: Path) -> None:
+    """Folders of this destination left by a fetch that was killed (those of a live fetch are younger)."""
+    cutoff = time.time() - _STALE_AFTER_S
+    for suffix in _OURS:
+        for folder in destination.parent.glob(f".{glob.escape(destination.name)}.*{suffix}"):
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass

@@ -119,8 +119,7 @@ def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int, say: Calla
                 if run["status"] in TERMINAL:
                     break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"pipeline run {run_id} still {run['status']} after {timeout_minutes} min"
-                                       + (" (cancelled)" if owned else ""))
+                    raise TimeoutError(f"pipeline run {run_id} still {run['status']} after {timeout_minutes} min")
                 running = [f"{a['activityName']} ({a.get('activityType', '')})" for a in factory.activity_runs(run_id)
                            if a.get("status") == "InProgress"]
                 heartbeat.update(f"pipeline run {run_id}: {run['status']}"

@@ -101,9 +101,13 @@ class EnvironmentLock:
         holder = {"who": actor(), "host": socket.gethostname(), "task": self.task, "pid": str(os.getpid()),
                   "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         self.metadata = {k: v.encode("ascii", "replace").decode() for k, v in holder.items()}  # metadata is ASCII
-        blob.set_blob_metadata(self.metadata, lease=self.lease)
-        self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.environment}", daemon=True)
-        self._renewer.start()
+        try:
+            blob.set_blob_metadata(self.metadata, lease=self.lease)
+            self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.environment}", daemon=True)
+            self._renewer.start()
+        except BaseException:  # taken but not set up (a failure, a signal): given back, not left for its lease
+            self.release()
+            raise
         return self
 
     def _renew(self) -> None:
@@ -117,8 +121,13 @@ class EnvironmentLock:
                 with self._guard:
                     if self.lost is None:
                         self._renewed_at, wait = sent, RENEW_EVERY_SECONDS
-            except Exception as exc:  # try again until it lapses
+            except Exception as exc:  # try again until it lapses, unless storage says the lease is not ours any more
                 self._last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if getattr(exc, "status_code", None) == 409:  # broken (ops.unlock) or taken by another run
+                    with self._guard:
+                        self.lost = self.lost or f"the {self.environment} lock's lease was broken or taken: " \
+                                                 f"{self._last_error}"
+                    return
                 wait = 2
 
     def lapsed(self) -> str | None:
@@ -133,16 +142,21 @@ class EnvironmentLock:
             return self.lost
 
     def release(self) -> None:
-        self._stop.set()
-        if self._renewer is not None:
-            self._renewer.join(timeout=5)
-        if self.lease is not None and self.lapsed() is None:  # a lapsed lease may be another run's by now
-            try:
-                self.lease.release()
-            except Exception:  # broken by ops.unlock, or expired: nothing left to release
-                pass
-        if self.lost:
-            self.say(f"warning: {self.lost}")
+        """Give the lease back (always: a release carries this run's lease id, so it can never free another run's
+        lease, and a renewal that reached storage unseen may have kept it this run's)."""
+        from toolkit.release.interruption import shielded
+
+        with shielded():
+            self._stop.set()
+            if self._renewer is not None:
+                self._renewer.join(timeout=5)
+            if self.lease is not None:
+                try:
+                    self.lease.release(retry_total=2)
+                except Exception:  # broken by ops.unlock, expired, or another run's by now: nothing to give back
+                    pass
+            if self.lapsed():
+                self.say(f"warning: {self.lost}")
 
     def __enter__(self) -> "EnvironmentLock":
         return self

@@ -30,6 +30,9 @@ def _deployed(environments: Path, target: Target, name: str, deployment_id: str 
 def _record(d: Deployment, event: str, outcome: str, **details) -> None:
     from toolkit.release import ledger
 
+    lost = d.lock.lapsed() if d.lock is not None else None
+    if lost:
+        raise OperationFailed(f"not written to the ledger: {lost}")
     ledger.append_record(d.lake(), ledger.new_record(event, d.environment.name, "-", "-", outcome, **details), d.lock)
 
 
@@ -116,7 +119,9 @@ def rerun_failed(environments: Path, target: Target, name: str, deployment_id: s
         new_id = factory.rerun_from_failure(run["pipelineName"], run_id)
         _record(d, "pipeline-rerun", "started", pipeline=run["pipelineName"], rerun_of=run_id, pipeline_run_id=new_id)
     say(f"recovery run {new_id} started")
-    rerun, activities = wait_for_run(factory, new_id, timeout_minutes, say)
+    # Production's recovery goes on if the operator stops watching (Ctrl-C, the timeout): only a release stage
+    # cancels what it started, since it stops the whole release with it.
+    rerun, activities = wait_for_run(factory, new_id, timeout_minutes, say, owned=False)
     if rerun["status"] != "Succeeded":
         raise OperationFailed(f"recovery run {new_id} ended {rerun['status']}: {run_failure(rerun, activities)}")
     return rerun

@@ -78,57 +78,76 @@ def run_steps(report: StageReport, steps: list[Step], deployment, dry_run: bool,
     (SIGINT, SIGTERM: the step in progress is named), or before a step when the environment lock was lost."""
     started = time.monotonic()
     for step in steps if report.outcome == "succeeded" else ():
-        step_started = time.monotonic()
-        lost = lock_lost(deployment)
-        if lost:
-            fail_step(report, step.name, f"not started: {lost}; stopping so as not to run beside another holder",
-                      step_started, say)
-            break
-        say(f"[{step.name}] planning")
+        attempt = _Attempt(time.monotonic())
         try:
-            plan = step.plan(deployment)
-        except KeyboardInterrupt as exc:
-            interrupt_step(report, step.name, "planning", exc, step_started, say)
-            break
-        except NotPlannable as exc:
-            report.steps.append(StepReport(step.name, "not-plannable", [], [str(exc)],
-                                           time.monotonic() - step_started))
-            say(f"[{step.name}] cannot be planned yet: {exc}")
-            continue
-        except StepFailed as exc:
-            fail_step(report, step.name, str(exc), step_started, say)
-            break
-        except Exception as exc:  # a call failed: one line naming the cause, then stop
-            fail_step(report, step.name, f"while planning: {explain_error(exc)}", step_started, say, detail=exc)
-            break
-        for note in plan.notes:
-            say(f"[{step.name}] note: {note}")
-        for change in plan.changes:
-            say(f"[{step.name}] {'would ' if dry_run else ''}{change}")
-        if not plan.changes:
-            say(f"[{step.name}] up to date")
-        status = "unchanged" if not plan.changes else "planned" if dry_run else "changed"
-        if plan.changes and not dry_run and plan.apply is not None:
-            try:
-                plan.apply()
-            except KeyboardInterrupt as exc:
-                interrupt_step(report, step.name, "applying", exc, step_started, say,
-                               [str(c) for c in plan.changes])
+            if not _run_step(report, step, deployment, dry_run, say, attempt):
                 break
-            except StepFailed as exc:
-                fail_step(report, step.name, str(exc), step_started, say, [str(c) for c in plan.changes])
-                break
-            except Exception as exc:
-                fail_step(report, step.name, explain_error(exc), step_started, say,
-                          [str(c) for c in plan.changes], detail=exc)
-                break
-        if status == "changed":
-            deployment.changed_steps.append(step.name)
-        report.steps.append(StepReport(step.name, status, [str(c) for c in plan.changes], plan.notes,
-                                       round(time.monotonic() - step_started, 2)))
-        say(f"[{step.name}] {status} in {time.monotonic() - step_started:.1f}s")
+        except KeyboardInterrupt as exc:  # wherever in the step it lands
+            interrupt_step(report, step.name, attempt.phase, exc, attempt.started, say, attempt.changes)
+            break
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+@dataclass
+class _Attempt:
+    """Where a step is, for the line that says where an interruption stopped it."""
+    started: float
+    phase: str = "planning"
+    changes: list[str] = field(default_factory=list)
+
+
+def _run_step(report: StageReport, step: Step, deployment, dry_run: bool, say: Callable[[str], None],
+              attempt: _Attempt) -> bool:
+    """One step, planned then applied; False when the stage must stop here."""
+    lost = lock_lost(deployment)
+    if lost:
+        fail_step(report, step.name, f"not started: {lost}; stopping so as not to run beside another holder",
+                  attempt.started, say)
+        return False
+    say(f"[{step.name}] planning")
+    try:
+        plan = step.plan(deployment)
+    except NotPlannable as exc:
+        report.steps.append(StepReport(step.name, "not-plannable", [], [str(exc)], time.monotonic() - attempt.started))
+        say(f"[{step.name}] cannot be planned yet: {exc}")
+        return True
+    except StepFailed as exc:
+        fail_step(report, step.name, str(exc), attempt.started, say)
+        return False
+    except Exception as exc:  # a call failed: one line naming the cause, then stop
+        fail_step(report, step.name, f"while planning: {explain_error(exc)}", attempt.started, say, detail=exc)
+        return False
+    attempt.changes = [str(c) for c in plan.changes]
+    for note in plan.notes:
+        say(f"[{step.name}] note: {note}")
+    for change in plan.changes:
+        say(f"[{step.name}] {'would ' if dry_run else ''}{change}")
+    if not plan.changes:
+        say(f"[{step.name}] up to date")
+    status = "unchanged" if not plan.changes else "planned" if dry_run else "changed"
+    if plan.changes and not dry_run and plan.apply is not None:
+        lost = lock_lost(deployment)  # planning may take minutes: checked again before the first write
+        if lost:
+            fail_step(report, step.name, f"not applied: {lost}; stopping so as not to run beside another holder",
+                      attempt.started, say, attempt.changes)
+            return False
+        attempt.phase = "applying"
+        try:
+            plan.apply()
+        except StepFailed as exc:
+            fail_step(report, step.name, str(exc), attempt.started, say, attempt.changes)
+            return False
+        except Exception as exc:
+            fail_step(report, step.name, explain_error(exc), attempt.started, say, attempt.changes, detail=exc)
+            return False
+    attempt.phase = "finishing"
+    if status == "changed":
+        deployment.changed_steps.append(step.name)
+    report.steps.append(StepReport(step.name, status, attempt.changes, plan.notes,
+                                   round(time.monotonic() - attempt.started, 2)))
+    say(f"[{step.name}] {status} in {time.monotonic() - attempt.started:.1f}s")
+    return True
 
 
 def lock_lost(deployment) -> str | None:
@@ -143,8 +162,9 @@ def interrupt_step(report: StageReport, step: str, phase: str, exc: KeyboardInte
     from toolkit.release.interruption import signal_name
 
     message = f"interrupted by {signal_name(exc)} while {phase}"
-    report.steps.append(StepReport(step, "interrupted", changes or [], [], round(time.monotonic() - started, 2),
-                                   message))
+    if phase != "finishing":  # a step that had finished keeps its own report
+        report.steps.append(StepReport(step, "interrupted", changes or [], [], round(time.monotonic() - started, 2),
+                                       message))
     report.outcome, report.error = "interrupted", f"{step}: {message}"
     report.error_detail, report.stopped_by = report.error, signal_name(exc)
     say(f"[{step}] INTERRUPTED by {signal_name(exc)} while {phase}")

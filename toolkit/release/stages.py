@@ -18,6 +18,7 @@ from toolkit.configuration import ConfigError
 from toolkit.environments.model import Environment, VariableSecret, load_environment
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
+from toolkit.release.interruption import shielded
 from toolkit.release.lock import LockHeld
 from toolkit.release.errors import explain_error
 from toolkit.release.plan import StageReport, StepFailed, fail_step, run_steps
@@ -106,7 +107,8 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
                 with deployment.locked(stage):
                     run_steps(report, steps[len(first):], deployment, False, say)
                     if report.changed or report.outcome != "succeeded":
-                        record_deploy(deployment, report, say, forced)
+                        with shielded():  # a signal now waits for the record to be written
+                            record_deploy(deployment, report, say, forced)
             except LockHeld as exc:
                 report.outcome, report.error = "failed", f"lock: {exc}"
                 say(f"[lock] {exc}")
