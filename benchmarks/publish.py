@@ -30,6 +30,7 @@ sys.path[:0] = [str(REPO)]
 from azure.storage.blob import BlobServiceClient  # noqa: E402
 
 from sandbox.azurite import DEV_ACCOUNT, DEV_KEY, Azurite  # noqa: E402
+from tests.signing_helpers import LocalSigner  # noqa: E402  (the upload is measured, not Key Vault's sign)
 from sandbox.latency_proxy import LatencyProxy  # noqa: E402
 from toolkit.artifacts.publish import publish  # noqa: E402
 from toolkit.artifacts.stores import BlobStore  # noqa: E402
@@ -64,11 +65,12 @@ def store_at(endpoint: str, container: str) -> BlobStore:
 
 
 def measure(bundle: Path, endpoint: str, label: str, concurrency: int) -> dict:
-    serial = publish(bundle, store_at(endpoint, f"{label}-serial"), concurrency=1, show_progress=False)
+    signer = LocalSigner()
+    serial = publish(bundle, store_at(endpoint, f"{label}-serial"), signer, concurrency=1, show_progress=False)
     concurrent_store = store_at(endpoint, f"{label}-concurrent")
-    concurrent = publish(bundle, concurrent_store, concurrency=concurrency, show_progress=False)
+    concurrent = publish(bundle, concurrent_store, signer, concurrency=concurrency, show_progress=False)
     started = time.perf_counter()
-    again = publish(bundle, concurrent_store, concurrency=concurrency, show_progress=False)
+    again = publish(bundle, concurrent_store, signer, concurrency=concurrency, show_progress=False)
     republish_s = time.perf_counter() - started
     return {"placement": label, "files": serial.uploaded_files, "megabytes": round(serial.uploaded_bytes / 1e6, 1),
             "one_at_a_time_s": serial.seconds, "concurrent_s": concurrent.seconds,

@@ -31,7 +31,6 @@ sys.path[:0] = [str(REPO)]
 from sandbox.connection import SandboxConnection  # noqa: E402
 from sandbox.lifecycle import down, up  # noqa: E402
 from toolkit.artifacts.config import load_store_config  # noqa: E402
-from toolkit.artifacts.publish import publish  # noqa: E402
 from toolkit.artifacts.stores import open_store  # noqa: E402
 from toolkit.build.application import build_application  # noqa: E402
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects  # noqa: E402
@@ -39,7 +38,7 @@ from toolkit.environments.target import sandbox_target  # noqa: E402
 from toolkit.paths import ENVIRONMENTS  # noqa: E402
 from toolkit.release.deployment import Options  # noqa: E402
 from toolkit.release.stages import run_stage  # noqa: E402
-from tests.integration.release_helpers import is_lock_write  # noqa: E402
+from tests.integration.release_helpers import is_lock_write, publish_signed  # noqa: E402
 
 
 def measured_deploy(home: Path, published, deployment_id: str) -> dict:
@@ -96,8 +95,9 @@ def main() -> None:
             build = build_application(REPO, folder / "dist")
             config = folder / "store.toml"
             config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
-            publish(build.bundle, open_store(load_store_config(config), REPO), show_progress=False)
-            published = (build.manifest, build.bundle, config)
+            manifest, bundle = publish_signed(home, build.bundle, open_store(load_store_config(config), REPO),
+                                              folder / "fetched")
+            published = (manifest, bundle, config)
             first = again = None
             if not args.imports_only:
                 first = measured_deploy(home, published, "bench")

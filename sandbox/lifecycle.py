@@ -182,10 +182,11 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
                 raise
             run["server"] = {"pid": process.pid, "port": port}
             _write_run(home, run)
-        from sandbox.seed import seed_integration_data
+        from sandbox.seed import seed_integration_data, seed_signing_keys
 
         seed_integration_data(home, json.loads((home / "storage.json").read_text())["port"],
                               repo / "data" / "melbourne")
+        seed_signing_keys(home, repo)
     return status(home)
 
 

@@ -23,6 +23,7 @@ ns.add_task(quality.test)
 ns.add_task(quality.lint)
 ns.add_task(artifacts.publish)
 ns.add_task(artifacts.fetch)
+ns.add_task(artifacts.verify)
 ns.add_task(rehearse.rehearse)
 for stage_task in (release.deploy_qa, release.deploy_staging, release.deploy_prod, release.swap, release.qa_down):
     ns.add_task(stage_task)

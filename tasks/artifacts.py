@@ -1,4 +1,4 @@
-"""inv publish, inv fetch, inv ops.versions: the artifact store."""
+"""inv publish (signed), inv fetch, inv verify, inv ops.versions: the artifact store."""
 import json
 from dataclasses import asdict
 
@@ -20,17 +20,41 @@ def _store(store_config):
         raise Exit(str(exc), code=2)
 
 
+_TRUST_HELP = {
+    "env": "whose trust to check with: the keys its [trust] accepts for bundles (default: prod)",
+    "target": "sandbox (default) or azure: where the trusted keys come from when $PARKING_TRUSTED_KEYS is not set",
+}
+
+
+def _signer(target, signing_config):
+    from pathlib import Path
+
+    from tasks.common import target_for
+    from toolkit.paths import ENVIRONMENTS
+    from toolkit.signing.signers import BUNDLES, KeyVaultSigner, load_signing_config
+
+    config = load_signing_config(Path(signing_config) if signing_config else ENVIRONMENTS / "signing.toml")
+    return KeyVaultSigner(target_for(target), config, BUNDLES)
+
+
 @task(help={"version": "bundle version to publish (default: the last `inv build`)", "store-config": _STORE_HELP,
-            "json": "print the report as JSON", "concurrency": "parallel uploads (default 16; 1 = one at a time)"})
-def publish(c, version=None, store_config=None, json_=False, concurrency=16):
-    """Upload a built bundle to the artifact store; a published version is never changed."""
-    from tasks.common import chosen_version, say
+            "json": "print the report as JSON", "concurrency": "parallel uploads (default 16; 1 = one at a time)",
+            "target": "where the signing key is: sandbox (default) or azure (the build pipeline's Key Vault key)",
+            "signing-config": "who signs (default: environments/signing.toml)",
+            "resign": "replace the signature of a published version with one by the current key (a rotation); the "
+                      "bundle is this build, which must match what is published"})
+def publish(c, version=None, store_config=None, json_=False, concurrency=16, target="sandbox", signing_config=None,
+            resign=False):
+    """Sign a built bundle's manifest with the release key in Key Vault and upload it; a published version is
+    never changed."""
+    from tasks.common import check_target, chosen_version, failures, say
     from toolkit.artifacts.publish import PublishError, publish as publish_bundle
     from toolkit.build.application import BUNDLES
     from toolkit.build.version import is_dirty
     from toolkit.bundle.verify import BundleError
     from toolkit.paths import DIST
 
+    check_target("publish", target, json_)
     version = chosen_version("publish", version, json_)
     bundle = DIST / BUNDLES / version
     if not bundle.is_dir():
@@ -38,46 +62,111 @@ def publish(c, version=None, store_config=None, json_=False, concurrency=16):
     if is_dirty(version):
         say(f"warning: {version} was built from a working tree with uncommitted changes: no commit can rebuild it, "
             "and its promotion evidence names no reviewed code (commit, then build and publish, for a release)")
-    store = _store(store_config)
-    try:
-        report = publish_bundle(bundle, store, int(concurrency), show_progress=not json_)
-    except (PublishError, BundleError) as exc:
-        raise Exit(f"publish failed: {exc}", code=1)
+    with failures("publish", json_):
+        store = _store(store_config)
+        signer = _signer(target, signing_config)
+        try:
+            report = publish_bundle(bundle, store, signer, int(concurrency), show_progress=not json_, resign=resign)
+        except (PublishError, BundleError) as exc:
+            raise Exit(f"publish failed: {exc}", code=1)
     if json_:
         print(json.dumps(asdict(report), indent=2))
-    elif report.outcome == "already-published":
-        print(f"version {report.version} is already published in {report.store} with the same content: "
-              "nothing to do")
+        return
+    signed = f"signature {report.signature} (key {report.signed_by})"
+    if report.outcome == "already-published":
+        print(f"version {report.version} is already published in {report.store} with the same content; {signed}")
     else:
         print(f"{report.outcome} version {report.version} to {report.store}: {report.uploaded_files} files "
               f"({report.uploaded_bytes / 1e6:.1f} MB) uploaded, {report.skipped_files} already there, "
-              f"{report.seconds:.1f}s")
+              f"{report.seconds:.1f}s; {signed}")
+
+
+def _check_version(task_name, version, json_):
+    """VERSION is positional: invoke gives it whatever comes next, `--help` included."""
+    from tasks.common import fail
+
+    if not version.strip():
+        fail(task_name, "the version is empty: give a published version (`inv ops.versions` lists them)", 2, json_)
+    if version.startswith("-"):
+        fail(task_name, f"{version!r} is not a version: options go after it, and `inv --help {task_name}` shows them",
+             2, json_)
+
+
+def _bundle_trust(store, version, env, target, key):
+    """What a published bundle's signature must verify with: one public key file (``--key``), else the keys
+    ``env`` trusts for bundles among the job's trusted keys."""
+    from pathlib import Path
+
+    from tasks.common import known_keys
+    from toolkit.bundle.signature import key_file_trust
+    from toolkit.environments.model import load_environment
+    from toolkit.paths import ENVIRONMENTS
+
+    if key:
+        return key_file_trust(store, version, Path(key))
+    return load_environment(ENVIRONMENTS, env, target).bundle_trust(known_keys(target))
 
 
 @task(help={"version": "the published version to download",
             "dest": "folder to put it in (default: dist/fetched/VERSION)", "store-config": _STORE_HELP,
             "json": "print the manifest summary as JSON",
-            "digest": "the bundle digest to insist on: a published bundle with another one is refused"})
-def fetch(c, version, dest=None, store_config=None, json_=False, digest=None):
-    """Download a published bundle and verify every file's digest; a tampered bundle is refused."""
+            "digest": "the bundle digest to insist on: a published bundle with another one is refused",
+            "key": "a public key file (PEM) to check the signature with, instead of the trusted keys", **_TRUST_HELP})
+def fetch(c, version, dest=None, store_config=None, json_=False, digest=None, env="prod", target="sandbox", key=None):
+    """Download a published bundle once its signature verifies, then verify every file's digest; an unsigned,
+    untrusted or tampered bundle is refused before anything is written."""
     from pathlib import Path
 
-    from tasks.common import fail, failures
+    from tasks.common import check_target, failures
     from toolkit.artifacts.fetch import fetch as fetch_bundle
     from toolkit.paths import DIST
 
-    if not version.strip():
-        fail("fetch", "the version is empty: give a published version (`inv ops.versions` lists them)", 2, json_)
+    check_target("fetch", target, json_)
+    _check_version("fetch", version, json_)
     destination = Path(dest) if dest else DIST / "fetched" / version
     with failures("fetch", json_):
+        store = _store(store_config)
         # The default folder is the toolkit's cache (a copy that is not intact is replaced); a folder the user
         # names is never emptied.
-        manifest = fetch_bundle(_store(store_config), version, destination, show_progress=not json_,
-                                expected_digest=digest, refresh=dest is None)
+        manifest = fetch_bundle(store, version, destination, _bundle_trust(store, version, env, target, key),
+                                show_progress=not json_, expected_digest=digest, refresh=dest is None)
     summary = {"version": manifest.version, "commit": manifest.commit, "files": len(manifest.files),
                "bundle_digest": manifest.digest, "path": str(destination)}
     print(json.dumps(summary, indent=2) if json_ else
           f"fetched version {manifest.version} ({len(manifest.files)} files verified) into {destination}")
+
+
+@task(help={"version": "the published version to check", "store-config": _STORE_HELP,
+            "key": "a public key file (PEM) to check the signature with, instead of the trusted keys",
+            "json": "print the result as JSON", **_TRUST_HELP})
+def verify(c, version, key=None, store_config=None, env="prod", target="sandbox", json_=False):
+    """Check a published bundle offline (no vault): its signature with a public key, every file's digest, and
+    (without --key) the promotion evidence ENV would accept."""
+    from tasks.common import check_target, failures
+    from toolkit.artifacts.check import verify_published_bundle
+
+    check_target("verify", target, json_)
+    _check_version("verify", version, json_)
+    with failures("verify", json_):
+        store = _store(store_config)
+        evidence_of = None
+        if not key:
+            from tasks.common import known_keys
+            from toolkit.environments.model import load_environment
+            from toolkit.paths import ENVIRONMENTS
+
+            environment = load_environment(ENVIRONMENTS, env, target)
+            known = known_keys(target)
+            evidence_of = {name: environment.evidence_trust(known, name) for name in environment.trust.evidence}
+        result = verify_published_bundle(store, version, _bundle_trust(store, version, env, target, key),
+                                         evidence_of, show_progress=not json_)
+    if json_:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"version {result['version']}: signed by {result['signed_by']} ({result['key_id']}); "
+          f"{result['files']} files match the manifest (bundle {result['bundle_digest'][:12]})")
+    for name, refusal in (result.get("evidence") or {}).items():
+        print(f"  {name} promotion evidence: {refusal or 'signed and valid'}")
 
 
 @task(help={"store-config": _STORE_HELP, "json": "print the list as JSON"})

@@ -35,12 +35,15 @@ def chosen_version(task_name, version, json_=False):
         fail(task_name, f"no version given and no build in {DIST}: pass --version", 1, json_)
 
 
-def target_for(name, environment):
+def target_for(name, environment=None):
+    """The target to work on; ``environment`` None for work that calls no ARM (signing with Key Vault)."""
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import azure_target, sandbox_target
     from toolkit.paths import ENVIRONMENTS, REPO_ROOT, SANDBOX_HOME
 
     if name == "azure":
+        if environment is None:
+            return azure_target(None, data_plane_only=True)
         return azure_target(load_environment(ENVIRONMENTS, environment, "azure").azure.subscription_id)
     if name != "sandbox":
         raise Exit(f"unknown target {name!r}: expected {' or '.join(TARGETS)}", code=2)
@@ -65,14 +68,23 @@ def deployment_id(given, environment="qa"):
     return "local"
 
 
-def fetched_bundle(store, version, show_progress, digest=None):
-    """``version`` fetched from the artifact store and verified (and its digest, when one is given): (bundle
-    folder, manifest)."""
+def known_keys(target_name):
+    """The job's trusted public keys (``$PARKING_TRUSTED_KEYS``, else the sandbox's own on the sandbox)."""
+    from toolkit.paths import SANDBOX_HOME
+    from toolkit.signing.trusted_keys import load_trusted_keys, trusted_keys_file
+
+    return load_trusted_keys(trusted_keys_file(target_name, SANDBOX_HOME))
+
+
+def fetched_bundle(store, version, trust, show_progress, digest=None):
+    """``version`` fetched from the artifact store once its signature verifies with ``trust``, and every file
+    verified (and its digest, when one is given): (bundle folder, manifest)."""
     from toolkit.artifacts.fetch import fetch
     from toolkit.paths import DIST
 
     bundle = DIST / "fetched" / version
-    return bundle, fetch(store, version, bundle, show_progress=show_progress, expected_digest=digest, refresh=True)
+    return bundle, fetch(store, version, bundle, trust, show_progress=show_progress, expected_digest=digest,
+                         refresh=True)
 
 
 def confirm(question, yes):
@@ -104,6 +116,7 @@ def failures(task_name, json_=False):
     from toolkit.release.operations import OperationFailed
     from toolkit.release.stages import PromotionRefused
     from toolkit.release.swap import SwapRefused
+    from toolkit.signing.signatures import SignatureRefused
 
     try:
         with interruptible(say):
@@ -116,7 +129,7 @@ def failures(task_name, json_=False):
     except ConfigError as exc:
         fail(task_name, str(exc), 2, json_)
     except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed,
-            LockHeld) as exc:
+            LockHeld, SignatureRefused) as exc:
         fail(task_name, str(exc), 1, json_)
     except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
         fail(task_name, explain_error(exc), 1, json_)

@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 from invoke import Exit, task
 
-from tasks.common import check_target, chosen_version, failures, fetched_bundle, say, target_for
+from tasks.common import check_target, chosen_version, failures, fetched_bundle, known_keys, say, target_for
 from tasks.common import deployment_id as _deployment_id
 
 _COMMON_HELP = {
@@ -23,6 +23,7 @@ def _stage(stage, version, dry_run, json_, target, store_config, digest=None, **
     from pathlib import Path
 
     from tasks.artifacts import _store
+    from toolkit.artifacts.fetch import read_published_manifest
     from toolkit.environments.model import load_environment
     from toolkit.paths import ENVIRONMENTS, REPORTS
     from toolkit.release.deployment import Options
@@ -31,14 +32,16 @@ def _stage(stage, version, dry_run, json_, target, store_config, digest=None, **
     check_target(stage, target, json_)
     version = chosen_version(stage, version, json_)
     with failures(stage, json_):
-        # Before any call: the environment file is valid, the version is published and intact, and the
-        # promotion rule lets it in.
+        # Before any call: the environment file is valid, the version is published, signed by a key the
+        # environment trusts and intact, and the promotion rule lets it in.
         environment = load_environment(ENVIRONMENTS, STAGES[stage], target)
         preflight(environment)
         store = _store(store_config)
-        bundle, manifest = fetched_bundle(store, version, not json_, digest)
-        check_promotion(environment, manifest, store, options.get("force", False), lambda message: None)
-        chosen = target_for(target, STAGES[stage])
+        read_published_manifest(store, version, digest)  # an unknown version fails before a target is reached
+        chosen = target_for(target, STAGES[stage])  # the sandbox's own trusted keys exist once it is up
+        known = known_keys(target)
+        bundle, manifest = fetched_bundle(store, version, environment.bundle_trust(known), not json_, digest)
+        check_promotion(environment, manifest, store, known, options.get("force", False), lambda message: None)
         report = run_stage(stage, ENVIRONMENTS, chosen, Path(bundle), manifest, Options(dry_run=dry_run, **options),
                            say, REPORTS, evidence=store)
     _report(report, json_)
@@ -129,11 +132,14 @@ def _swap(task_name, env, target, dry_run, force, yes, json_, wait, store_config
 
     check_target(task_name, target, json_)
     with failures(task_name, json_):
+        from toolkit.environments.model import load_environment
+
         store = _store(store_config)
         chosen = target_for(target, env)
 
-        def fetch(version):
-            return fetched_bundle(store, version, not json_)
+        def fetch(version):  # the idle slot's version, once the checks passed
+            trust = load_environment(ENVIRONMENTS, env, target).bundle_trust(known_keys(target))
+            return fetched_bundle(store, version, trust, not json_)
 
         if not (dry_run or yes):  # the checks first (a dry run), so what is confirmed is what they found
             run_swap(ENVIRONMENTS, chosen, env, store, fetch, force, True, rollback=rollback, say=say)

@@ -32,10 +32,11 @@ def release_sandbox(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def published_bundle(tmp_path_factory):
-    """This working tree built once and published to a store of its own: (manifest, bundle, store config)."""
+def published_bundle(tmp_path_factory, release_sandbox):
+    """This working tree built once, published signed (the release sandbox's key) to a store of its own, and
+    fetched back as a stage gets it: (manifest, fetched bundle, store config)."""
+    from tests.integration.release_helpers import publish_signed
     from toolkit.artifacts.config import load_store_config
-    from toolkit.artifacts.publish import publish
     from toolkit.artifacts.stores import open_store
     from toolkit.build.application import build_application
 
@@ -43,5 +44,6 @@ def published_bundle(tmp_path_factory):
     result = build_application(REPO_ROOT, folder / "dist")
     config = folder / "store.toml"
     config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
-    publish(result.bundle, open_store(load_store_config(config), REPO_ROOT), show_progress=False)
-    return result.manifest, result.bundle, config
+    manifest, fetched = publish_signed(release_sandbox, result.bundle, open_store(load_store_config(config), REPO_ROOT),
+                                       folder / "fetched")
+    return manifest, fetched, config

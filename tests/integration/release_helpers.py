@@ -36,6 +36,45 @@ def set_faults(home: Path, settings: dict, services: tuple[str, ...] = ("arm", "
         connection.set_faults(service, settings)
 
 
+def signer(home: Path, purpose: str, config: Path = ENVIRONMENTS / "signing.toml"):
+    """The sandbox's Key Vault key that signs ``purpose`` ("bundles", "qa", "staging")."""
+    from toolkit.environments.target import sandbox_target
+    from toolkit.signing.signers import KeyVaultSigner, load_signing_config
+
+    return KeyVaultSigner(sandbox_target(home), load_signing_config(config), purpose)
+
+
+def known_keys(home: Path):
+    from toolkit.signing.trusted_keys import load_trusted_keys
+
+    return load_trusted_keys(home / "trusted-keys.toml")
+
+
+def bundle_trust(home: Path, environment: str = "qa"):
+    from toolkit.environments.model import load_environment
+
+    return load_environment(ENVIRONMENTS, environment, "sandbox").bundle_trust(known_keys(home))
+
+
+def publish_signed(home: Path, bundle: Path, store, into: Path):
+    """``bundle`` published signed by the sandbox's release key, then fetched as a stage fetches it (verified,
+    with its signature): (manifest, fetched folder)."""
+    from toolkit.artifacts.fetch import fetch
+    from toolkit.artifacts.publish import publish
+
+    report = publish(bundle, store, signer(home, "bundles"), show_progress=False)
+    return fetch(store, report.version, into, bundle_trust(home), show_progress=False), into
+
+
+def record_evidence(home: Path, store, manifest, environment: str) -> None:
+    """Signed evidence that ``manifest`` passed ``environment``, as its stage leaves it."""
+    from toolkit.release import ledger
+    from toolkit.release.promotion import record_passed
+
+    record_passed(store, manifest, ledger.new_record("integration-tests", environment, manifest.version,
+                                                     manifest.digest, "passed"), signer(home, environment))
+
+
 def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, evidence=None,
           **options):
     from toolkit.environments.target import sandbox_target

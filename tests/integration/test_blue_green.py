@@ -6,9 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.integration.release_helpers import requests_made, reset_requests, stage
+from tests.integration.release_helpers import publish_signed, record_evidence, requests_made, reset_requests, stage
 from toolkit.artifacts.config import load_store_config
-from toolkit.artifacts.publish import publish
 from toolkit.azure import arm
 from toolkit.artifacts.stores import open_store
 from toolkit.azure.datafactory import Factory
@@ -16,7 +15,6 @@ from toolkit.build.application import build_application
 from toolkit.environments.target import sandbox_target
 from toolkit.paths import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
-from toolkit.release.promotion import record_passed
 from toolkit.release.swap import SwapRefused, swap
 from toolkit.environments.model import load_environment
 from toolkit.release.deployment import open_deployed
@@ -24,7 +22,7 @@ from toolkit.release.slots import pointer
 
 
 @pytest.fixture(scope="module")
-def versions(published_bundle, tmp_path_factory):
+def versions(published_bundle, tmp_path_factory, request):
     """Version 1 (this tree, as published for the other release tests) and version 2 (one commit later, with a
     changed notebook), both in one store, both with the QA and staging evidence deploy-qa and deploy-staging
     leave there when their integration tests pass."""
@@ -37,11 +35,13 @@ def versions(published_bundle, tmp_path_factory):
     subprocess.run([*git, "commit", "-qam", "version 2"], check=True)
     second = build_application(clone, tmp_path_factory.mktemp("v2-dist"))
     store = open_store(load_store_config(config), REPO_ROOT)
-    publish(second.bundle, store, show_progress=False)
-    for m in (manifest, second.manifest):
+    home = request.getfixturevalue("release_sandbox")
+    second_manifest, second_bundle = publish_signed(home, second.bundle, store, tmp_path_factory.mktemp("v2-fetched")
+                                                    / "bundle")
+    for m in (manifest, second_manifest):
         for environment in ("qa", "staging"):
-            record_passed(store, m, ledger.new_record("integration-tests", environment, m.version, m.digest, "passed"))
-    return store, {1: (manifest, bundle, config), 2: (second.manifest, second.bundle, config)}
+            record_evidence(home, store, m, environment)
+    return store, {1: (manifest, bundle, config), 2: (second_manifest, second_bundle, config)}
 
 
 def _fetcher(versions_):
@@ -214,6 +214,42 @@ def test_a_swap_to_a_version_that_skipped_staging_is_refused_and_changes_nothing
     finally:
         evidence.write_bytes(kept)
     assert "has not passed the staging integration tests" in message and "nothing was changed" in message
+
+
+@pytest.mark.parametrize("forgery", ["written by hand", "QA's evidence presented as staging's"])
+def test_forged_staging_evidence_is_refused_by_swap_and_deploy_prod_before_any_write(blue_green, versions, forgery):
+    """Whoever can write the artifact store cannot promote: evidence counts only when the stage's own key signed it."""
+    import json
+
+    from toolkit.release.stages import PromotionRefused
+
+    home, _ = blue_green
+    store, by_number = versions
+    manifest = by_number[2][0]
+    folder = store.root / manifest.version / "promotion"
+    kept = {name: (folder / name).read_bytes() for name in ("staging.json", "staging.json.sig")}
+    if forgery == "written by hand":
+        (folder / "staging.json").write_text(json.dumps({"environment": "staging", "version": manifest.version,
+                                                         "bundle_digest": manifest.digest, "outcome": "passed"}))
+        (folder / "staging.json.sig").unlink()
+        expected = "is unsigned"
+    else:
+        for suffix in ("", ".sig"):
+            (folder / f"staging.json{suffix}").write_bytes((folder / f"qa.json{suffix}").read_bytes())
+        expected = "is signed by qa-signer"
+    try:
+        message = _unchanged_by(home, lambda: _swap(home, versions))
+        reset_requests(home)
+        with pytest.raises(PromotionRefused) as refused:
+            stage(home, by_number[2], "deploy-prod", evidence=store)
+        assert requests_made(home)["writes"] == 0
+    finally:
+        for name, data in kept.items():
+            (folder / name).write_bytes(data)
+    for text in (message, str(refused.value)):
+        assert f"the staging promotion evidence of {manifest.version}" in text and expected in text
+    assert "a key prod (for staging's promotion evidence) does not trust (it trusts staging-signer)" in message \
+        or expected == "is unsigned"
 
 
 def test_a_swap_to_an_untested_idle_slot_is_refused_and_changes_nothing(blue_green, versions):

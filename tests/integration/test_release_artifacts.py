@@ -46,12 +46,14 @@ def test_a_bundle_is_never_assembled_from_broken_definitions(clone, tmp_path):
 
 
 def test_publish_fetch_and_list_through_the_tasks_on_azurite(azurite, blob_container, tmp_path, monkeypatch,
-                                                             capsys):
+                                                             capsys, release_sandbox):
     import toolkit.paths
+    from toolkit.bundle.manifest import SIGNATURE
 
     dist = tmp_path / "dist"
     build = build_application(REPO_ROOT, dist)
     monkeypatch.setattr(toolkit.paths, "DIST", dist)
+    monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)  # its vault signs, its keys are trusted
     monkeypatch.setenv("TEST_AZURITE_CS", azurite.connection_string())
     config = tmp_path / "artifacts.toml"
     config.write_text(f'kind = "blob"\ncontainer = "{blob_container.container_name}"\nauth = "connection-string"\n'
@@ -61,13 +63,14 @@ def test_publish_fetch_and_list_through_the_tasks_on_azurite(azurite, blob_conta
     artifact_tasks.publish(c, store_config=str(config), json_=True)
     report = json.loads(capsys.readouterr().out)
     assert report["outcome"] == "published" and report["uploaded_files"] == len(build.manifest.files)
+    assert report["signature"] == "written" and "/keys/release-signer/" in report["signed_by"]
     artifact_tasks.publish(c, store_config=str(config))
     assert "already published" in capsys.readouterr().out
 
     artifact_tasks.fetch(c, build.version, dest=str(tmp_path / "fetched"), store_config=str(config), json_=True)
     fetched = json.loads(capsys.readouterr().out)
     assert fetched["bundle_digest"] == build.manifest.digest
-    assert _tree(tmp_path / "fetched") == _tree(build.bundle)
+    assert _tree(tmp_path / "fetched") == {**_tree(build.bundle), SIGNATURE: _tree(tmp_path / "fetched")[SIGNATURE]}
 
     artifact_tasks.versions(c, store_config=str(config), json_=True)
     listed = capsys.readouterr().out

@@ -12,9 +12,9 @@ from tasks import quality as quality_tasks
 from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_task_calls
 
 REPO = Path(__file__).resolve().parents[2]
-EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "ops.versions", "sandbox.up", "sandbox.status",
-            "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down", "ops.status",
-            "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock",
+EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "verify", "ops.versions", "sandbox.up",
+            "sandbox.status", "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down",
+            "ops.status", "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock",
             "ops.rerun", "ops.rotate-secret"}
 
 
@@ -258,6 +258,9 @@ def test_publishing_a_dirty_build_warns(monkeypatch, tmp_path, capsys):
     make_bundle(tmp_path / "dist" / "bundle" / version, version=version)
     (tmp_path / "dist" / "build-info.json").write_text(json.dumps({"version": version}))
     monkeypatch.setattr(toolkit.paths, "DIST", tmp_path / "dist")
+    from tests.signing_helpers import LocalSigner
+
+    monkeypatch.setattr(artifacts, "_signer", lambda *a: LocalSigner())  # no vault in a unit test
     artifacts.publish(MockContext(), store_config=_empty_store(tmp_path))
     assert f"warning: {version} was built from a working tree with uncommitted changes" in capsys.readouterr().err
 

@@ -2,7 +2,10 @@
 
 A fetch never deletes what it did not create: it downloads into a fresh folder of its own next to the
 destination and moves that into place in one rename. A destination that already holds something else is
-refused (the toolkit's own cache of fetched bundles may be refreshed: the toolkit made it)."""
+refused (the toolkit's own cache of fetched bundles may be refreshed: the toolkit made it).
+
+The manifest's signature is checked against the job's trusted keys before anything is downloaded, and goes
+into the folder with the bundle (``manifest.sig``) for the stage that deploys it to check again."""
 from __future__ import annotations
 
 import errno
@@ -14,10 +17,13 @@ import time
 from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactNotFound, ArtifactStore
-from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, FileEntry, Manifest, ManifestError, sha256_file
+from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, SIGNATURE, FileEntry, Manifest, ManifestError, sha256_file
+from toolkit.bundle.signature import verify_published
 from toolkit.bundle.verify import BundleError, verify_bundle
 from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
+from toolkit.local_files import write_atomically
 from toolkit.progress import Progress
+from toolkit.signing.trusted_keys import Trust
 
 _OURS = (".partial", ".stale")  # the suffixes of the folders a fetch makes next to its destination
 _STALE_AFTER_S = 3600  # a folder of ours this old belongs to a fetch that died (killed): removed
@@ -50,9 +56,11 @@ def read_published_manifest(store: ArtifactStore, version: str, expected_digest:
     return manifest
 
 
-def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: int = DEFAULT_CONCURRENCY,
-          show_progress: bool = True, expected_digest: str | None = None, refresh: bool = False) -> Manifest:
-    """Download ``version`` into ``destination`` and return its manifest.
+def fetch(store: ArtifactStore, version: str, destination: Path, trust: Trust,
+          concurrency: int = DEFAULT_CONCURRENCY, show_progress: bool = True, expected_digest: str | None = None,
+          refresh: bool = False) -> Manifest:
+    """Download ``version`` into ``destination`` and return its manifest, once its signature verifies with a
+    key ``trust`` accepts (else SignatureRefused, and nothing is written).
 
     A destination that already holds that bundle intact is reused as it is. Otherwise it must not exist
     or be an empty folder: anything else is refused before any download, and nothing in it is touched.
@@ -61,7 +69,11 @@ def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: in
     and leaves ``destination`` as it was.
     """
     manifest = read_published_manifest(store, version, expected_digest)
+    signature, _ = verify_published(store, manifest, trust)
     if _holds(destination, manifest):
+        if (destination / SIGNATURE).is_file() and (destination / SIGNATURE).read_bytes() == signature:
+            return manifest
+        write_atomically(destination / SIGNATURE, signature)  # re-signed since (a key rotation)
         return manifest
     if destination.exists() and not destination.is_dir():
         raise FetchError(f"{destination}: exists and is not a folder: give a new or empty folder")
@@ -74,6 +86,7 @@ def fetch(store: ArtifactStore, version: str, destination: Path, concurrency: in
     try:
         os.chmod(partial, 0o755)  # mkdtemp's 0700 would keep the bundle from other users of the machine (CI agents)
         _download(store, version, manifest, partial, concurrency, show_progress)
+        (partial / SIGNATURE).write_bytes(signature)
         verify_bundle(partial)  # all there, as downloaded, before it takes the destination's name
         _move_into_place(partial, destination, manifest, refresh)
     finally:

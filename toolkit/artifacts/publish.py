@@ -6,6 +6,9 @@
   interrupted publish); then one listing of the store verifies every file's size and digests
   against the manifest; the manifest goes last, create-only. An interrupted publish therefore
   leaves no manifest (the version does not look published), and a re-run completes it.
+- The manifest's signature (``manifest.sig``, made with the signer's Key Vault key) goes just before the
+  manifest: a published version is always signed. A version published before it was signed gets its
+  signature on the next publish; ``resign`` replaces one (a key rotation).
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactExists, ArtifactStore, StoredObject
 from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
-from toolkit.bundle.manifest import MANIFEST, FileEntry, Manifest
+from toolkit.bundle.manifest import MANIFEST, SIGNATURE, FileEntry, Manifest
+from toolkit.bundle.signature import published_signature, sign_manifest
 from toolkit.bundle.verify import verify_bundle
 from toolkit.progress import Progress
 
@@ -35,6 +39,8 @@ class PublishReport:
     skipped_files: int
     seconds: float
     bundle_digest: str
+    signature: str  # "written", "replaced" or "kept" (already signed)
+    signed_by: str | None  # the key id of the signature written or kept
 
 
 def differences(local: Manifest, remote: Manifest) -> list[str]:
@@ -65,20 +71,37 @@ def _intact(entry: FileEntry, stored: StoredObject | None, bundle: Path) -> bool
     return stored.md5 is None or stored.md5 == _md5(bundle / entry.path)
 
 
-def publish(bundle: Path, store: ArtifactStore, concurrency: int = DEFAULT_CONCURRENCY,
-            show_progress: bool = True) -> PublishReport:
+def _sign(store: ArtifactStore, manifest: Manifest, signer, resign: bool) -> tuple[str, str | None]:
+    """Write the manifest's signature unless one is there (or ``resign``): (what was done, the key id)."""
+    import json
+
+    key = f"{manifest.version}/{SIGNATURE}"
+    existing = published_signature(store, manifest.version)
+    if existing is not None and not resign:
+        try:
+            return "kept", json.loads(existing).get("key_id")
+        except ValueError:
+            pass  # not a signature at all: replaced below
+    signature = sign_manifest(manifest, signer)
+    store.write(key, signature.to_json(), overwrite=True)
+    return ("written" if existing is None else "replaced"), signature.key_id
+
+
+def publish(bundle: Path, store: ArtifactStore, signer, concurrency: int = DEFAULT_CONCURRENCY,
+            show_progress: bool = True, resign: bool = False) -> PublishReport:
+    """Publish ``bundle`` signed by ``signer`` (toolkit/signing/signers.py: ``sign(document, what)``)."""
     started = time.monotonic()
     manifest = verify_bundle(bundle)  # never publish a bundle that does not match its own manifest
     prefix = f"{manifest.version}/"
 
-    def report(outcome: str, uploaded: list[FileEntry]) -> PublishReport:
+    def report(outcome: str, uploaded: list[FileEntry], signing: tuple[str, str | None]) -> PublishReport:
         return PublishReport(manifest.version, store.describe(), outcome, len(uploaded),
                              sum(f.size for f in uploaded), len(manifest.files) - len(uploaded),
-                             round(time.monotonic() - started, 3), manifest.digest)
+                             round(time.monotonic() - started, 3), manifest.digest, *signing)
 
     if store.stat(prefix + MANIFEST) is not None:
         _refuse_if_published_differently(store, manifest)
-        return report("already-published", [])
+        return report("already-published", [], _sign(store, manifest, signer, resign))
 
     before = store.inventory(prefix)
     todo = [e for e in manifest.files if not _intact(e, before.get(prefix + e.path), bundle)]
@@ -95,9 +118,10 @@ def publish(bundle: Path, store: ArtifactStore, concurrency: int = DEFAULT_CONCU
     if broken:
         raise PublishError(f"verification after upload failed for {', '.join(broken[:5])}: the store does not "
                            "hold them as the manifest says; nothing was marked published, re-run to repair")
+    signing = _sign(store, manifest, signer, resign=True)  # unpublished: a signature there is an interrupted publish's
     try:
         store.write(prefix + MANIFEST, manifest.to_json(), overwrite=False)
     except ArtifactExists:  # another publisher finished first: fine if it published the same bundle
         _refuse_if_published_differently(store, manifest)
-        return report("already-published", todo)
-    return report("published" if len(todo) == len(manifest.files) else "completed", todo)
+        return report("already-published", todo, signing)
+    return report("published" if len(todo) == len(manifest.files) else "completed", todo, signing)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit.bundle.manifest import MANIFEST, Manifest, sha256_file
+from toolkit.bundle.manifest import MANIFEST, SIGNATURE, Manifest, sha256_file
 
 
 class BundleError(Exception):
@@ -28,7 +28,7 @@ def verify_bundle(bundle: Path) -> Manifest:
             raise BundleError(f"{entry.path}: size {size} does not match the manifest's {entry.size}")
         if sha256_file(path) != entry.sha256:
             raise BundleError(f"{entry.path}: sha256 does not match the manifest (tampered or corrupt)")
-    listed = {entry.path for entry in manifest.files} | {MANIFEST}
+    listed = {entry.path for entry in manifest.files} | {MANIFEST, SIGNATURE}
     extra = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()
                    and p.relative_to(bundle).as_posix() not in listed)
     if extra:

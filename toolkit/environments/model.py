@@ -165,6 +165,15 @@ class Promotion(Strict):
         default_factory=list, description="environments whose integration tests a version must have passed first")
 
 
+class TrustSettings(Strict):
+    """Which signers this environment accepts, by the names of the job's trusted keys
+    (toolkit/signing/trusted_keys.py): several names, or several keys of one name, during a rotation."""
+    bundles: list[str] = Field(min_length=1, description="keys whose signature on a bundle's manifest is accepted")
+    evidence: dict[Literal["qa", "staging"], list[str]] = Field(
+        default_factory=dict, description="for each environment of [promotion] requires: the keys its evidence "
+        "must be signed with")
+
+
 class Azure(Strict):
     tenant_id: str | None = None
     subscription_id: str | None = None
@@ -182,6 +191,7 @@ class Environment(Strict):
     integration_tests: IntegrationTests | None = None
     slots: Slots | None = None
     promotion: Promotion = Promotion()
+    trust: TrustSettings
     source: str = ""
 
     @model_validator(mode="after")
@@ -189,10 +199,22 @@ class Environment(Strict):
         for name in self.secrets:
             if not re.fullmatch(r"[0-9a-zA-Z-]{1,127}", name):
                 raise ValueError(f"secrets.{name}: a Key Vault secret name has 1-127 letters, digits and dashes")
+        unsigned = [name for name in self.promotion.requires if not self.trust.evidence.get(name)]
+        if unsigned:
+            raise ValueError(f"trust.evidence: promotion.requires {', '.join(unsigned)}, but names no key that signs "
+                             f"its evidence (e.g. trust.evidence.{unsigned[0]} = [\"{unsigned[0]}-signer\"])")
         if self.on_demand and "{deployment_id}" not in self.databricks.unity_catalog.catalog:
             raise ValueError("databricks.unity_catalog.catalog: an on-demand environment's catalog must contain "
                              "{deployment_id} (two deployments would share it, and one's teardown would drop it)")
         return self
+
+    def bundle_trust(self, known):
+        """The keys (of the job's ``known`` KnownKeys) whose signature on a bundle this environment accepts."""
+        return known.accepting(self.trust.bundles, f"{self.name} (for bundles)")
+
+    def evidence_trust(self, known, of: str):
+        """The keys whose signature on ``of``'s promotion evidence this environment accepts."""
+        return known.accepting(self.trust.evidence.get(of, []), f"{self.name} (for {of}'s promotion evidence)")
 
     def catalog_name(self, deployment_id: str | None) -> str:
         """The Unity Catalog catalog of this environment (of this deployment, when on demand)."""

@@ -35,6 +35,7 @@ class Target:
     credential: Any
     verify: str | bool = True
     blob_endpoint: str | None = None  # sandbox: accounts are paths under it
+    home: Path | None = None  # sandbox: its home (vault endpoints, the trusted keys it made)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -43,6 +44,22 @@ class Target:
 
     def account_url(self, account: str) -> str:
         return f"{self.blob_endpoint}/{account}" if self.blob_endpoint else f"https://{account}.blob.core.windows.net"
+
+    def vault_url(self, vault: str) -> str:
+        """The data-plane URL of a vault that exists before any release (the signing vault)."""
+        if not self.is_sandbox:
+            return f"https://{vault}.vault.azure.net"
+        from sandbox.lifecycle import status
+
+        found = status(self.home)["keyvaults"].get(vault)
+        if found is None:
+            raise TargetError(f"the sandbox has no vault {vault}: `inv sandbox.up` creates the signing vault")
+        return found
+
+    def trusted_keys_file(self) -> Path:
+        from toolkit.signing.trusted_keys import trusted_keys_file
+
+        return trusted_keys_file(self.name, self.home)
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments every azure-core client takes on this target."""
@@ -94,13 +111,15 @@ def sandbox_target(home: Path) -> Target:
     # CAs plus the sandbox's, so nothing else loses trust.
     os.environ["REQUESTS_CA_BUNDLE"] = connection.trust_bundle
     return Target("sandbox", SANDBOX_SUBSCRIPTION, current["arm"]["url"], connection.credential(),
-                  verify=connection.trust_bundle, blob_endpoint=f"http://127.0.0.1:{connection.blob_port}")
+                  verify=connection.trust_bundle, blob_endpoint=f"http://127.0.0.1:{connection.blob_port}",
+                  home=home)
 
 
-def azure_target(subscription_id: str | None) -> Target:
-    if not subscription_id:
+def azure_target(subscription_id: str | None, data_plane_only: bool = False) -> Target:
+    """Azure; ``data_plane_only`` for work that calls no ARM (signing with Key Vault), which needs no subscription."""
+    if not subscription_id and not data_plane_only:
         raise TargetError("the Azure target needs a subscription id: set [azure] subscription_id in the environment "
                           "file (for example \"${AZURE_SUBSCRIPTION_ID}\")")
     from toolkit.azure.credential import azure_credential
 
-    return Target("azure", subscription_id, "https://management.azure.com", azure_credential())
+    return Target("azure", subscription_id or "", "https://management.azure.com", azure_credential())

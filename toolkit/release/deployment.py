@@ -41,6 +41,7 @@ class Deployment:
     slot: str | None = None  # blue/green environments: the slot this run writes (the idle one)
     lock: Any = None  # the environment lock while this run holds it (ledger writes carry its lease)
     evidence: Any = None  # the artifact store, where passed integration tests are kept as promotion evidence
+    evidence_signer: Any = None  # this stage's own key (toolkit/signing/signers.py), which signs that evidence
     _keys: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 

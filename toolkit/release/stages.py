@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from toolkit.bundle.signature import verify_folder
 from toolkit.configuration import ConfigError
 from toolkit.environments.model import Environment, VariableSecret, load_environment
 from toolkit.environments.target import Target
@@ -33,6 +34,8 @@ from toolkit.release.steps.slot import IdleSlot
 from toolkit.release.steps.smoke_test import SmokeTest
 from toolkit.release.steps.storage_access import RetireMount, StorageAccess
 from toolkit.release.steps.workspace import Workspace
+from toolkit.signing.signers import KeyVaultSigner, load_signing_config
+from toolkit.signing.trusted_keys import KnownKeys, load_trusted_keys
 
 STAGES = {"deploy-qa": "qa", "deploy-staging": "staging", "deploy-prod": "prod"}
 
@@ -62,10 +65,12 @@ def preflight(environment) -> None:
         raise ConfigError(f"{environment.source}: environment variables not set: {'; '.join(missing)}")
 
 
-def check_promotion(environment: Environment, manifest, evidence, force: bool,
+def check_promotion(environment: Environment, manifest, evidence, known: KnownKeys, force: bool,
                     say: Callable[[str], None]) -> list[str]:
-    """The promotion rule, before any call: the reasons overridden by --force (else refused with them)."""
-    gaps = promotion_gaps(evidence, manifest.version, manifest.digest, environment.promotion.requires)
+    """The promotion rule, before any call: the reasons overridden by --force (else refused with them). Evidence
+    counts only when signed by a key ``environment`` trusts for the stage it is from."""
+    gaps = promotion_gaps(evidence, manifest.version, manifest.digest, environment.promotion.requires,
+                          lambda name: environment.evidence_trust(known, name))
     if gaps and not force:
         raise PromotionRefused(f"{environment.name} accepts only versions that passed "
                                f"{' and '.join(environment.promotion.requires)}: {'; '.join(gaps)} (--force overrides, "
@@ -78,13 +83,19 @@ def check_promotion(environment: Environment, manifest, evidence, force: bool,
 def run_stage(stage: str, environments: Path, target: Target, bundle: Path, manifest, options: Options,
               say: Callable[[str], None], reports: Path | None, evidence=None) -> StageReport:
     """Run a stage's steps; ``evidence`` is the artifact store, where passed integration tests are kept and
-    the promotion rule reads them."""
+    the promotion rule reads them. Before any call: the bundle's signature verifies with a key the environment
+    trusts (the job's trusted keys file, never the bundle), the promotion rule holds, and the key that signs
+    this stage's evidence exists."""
     environment = load_environment(environments, STAGES[stage], target.name)
+    known = load_trusted_keys(target.trusted_keys_file())
+    verify_folder(bundle, manifest, environment.bundle_trust(known))
     preflight(environment)
-    forced = check_promotion(environment, manifest, evidence, options.force, say)
+    forced = check_promotion(environment, manifest, evidence, known, options.force, say)
     deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports,
                             evidence=evidence)
     deployment.resource_group  # an on-demand environment without a valid deployment id fails here, before any call
+    if evidence is not None:
+        deployment.evidence_signer = evidence_signer(environments, deployment)
     report = StageReport(stage, environment.name, target.name, manifest.version, options.dry_run)
     started = time.monotonic()
     steps = stage_steps(stage, environments, environment)
@@ -115,6 +126,20 @@ def run_stage(stage: str, environments: Path, target: Target, bundle: Path, mani
     report.slot = deployment.slot
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def evidence_signer(environments: Path, d: Deployment) -> KeyVaultSigner | None:
+    """The key that signs this stage's promotion evidence, read now (a missing key fails before any write)."""
+    if d.environment.integration_tests is None:
+        return None
+    config = load_signing_config(environments / "signing.toml")
+    if config.vault.lower() == d.resource_names.get("keyVaultName", "").lower():
+        raise ConfigError(f"{config.source}: vault: {config.vault} is the {d.environment.name} environment's own vault"
+                          + (", which its teardown deletes" if d.environment.on_demand else "")
+                          + ": signing keys belong in a long-lived vault of the release's own")
+    signer = KeyVaultSigner(d.target, config, d.environment.name)
+    signer.trusted_key()
+    return signer
 
 
 def _has_lake(deployment: Deployment) -> bool:

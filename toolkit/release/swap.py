@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from toolkit.azure.datafactory import Factory
+from toolkit.bundle.signature import verify_folder
 from toolkit.environments.model import load_environment
 from toolkit.environments.target import Target
 from toolkit.release import ledger
@@ -25,6 +26,7 @@ from toolkit.release.promotion import promotion_gaps
 from toolkit.release.slots import Slot, live_slot, pointer, read_slots
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.smoke_test import EVENT as SMOKE_TEST
+from toolkit.signing.trusted_keys import KnownKeys, load_trusted_keys
 
 EVENT = "swap"
 
@@ -45,8 +47,10 @@ class SwapReport(StageReport):
     pointer: dict | None = None
 
 
-def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollback: bool) -> list[str]:
-    """Why the idle slot may not go live (empty: it may). Reads only."""
+def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollback: bool,
+                  known: KnownKeys) -> list[str]:
+    """Why the idle slot may not go live (empty: it may). Reads only. Promotion evidence counts only when
+    signed by a key of ``known`` that the environment trusts for the stage it is from."""
     if idle.version is None:
         return [f"slot {idle.name} holds no complete release (run deploy-prod first)"]
     reasons = []
@@ -64,7 +68,8 @@ def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollba
         if later:
             reasons.append(f"the last deploy to slot {idle.name} failed at {later[-1]['when']}: "
                            f"{later[-1].get('error')}")
-    reasons += promotion_gaps(evidence, idle.version, idle.bundle_digest, environment.promotion.requires)
+    reasons += promotion_gaps(evidence, idle.version, idle.bundle_digest, environment.promotion.requires,
+                              lambda stage: environment.evidence_trust(known, stage))
     if rollback and not any(r["event"] == EVENT and r["outcome"] == "succeeded" and r.get("to_slot") == idle.name
                             and r["version"] == idle.version for r in records):
         reasons.append(f"slot {idle.name}'s version {idle.version} was never live here: nothing to roll back to "
@@ -80,6 +85,7 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
     started = time.monotonic()
     task = "ops.rollback" if rollback else "swap"
     environment = load_environment(environments, name, target.name)
+    known = load_trusted_keys(target.trusted_keys_file())
     if environment.slots is None:
         raise SwapRefused(name, None, [f"{environment.source} defines no [slots]: {name} is not blue/green"], False)
     d = open_deployed(environment, target, None, say)
@@ -91,11 +97,11 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
     live = live_slot(environment, factory_globals)
     idle = next(s for s in read_slots(environment, factory_globals, d.workspace) if not s.live)
     if idle.version is None or idle.cluster_id is None:  # nothing that could run: not even --force swaps to it
-        raise SwapRefused(name, idle.name, swap_refusals(environment, idle, [], None, False)[:1], False)
+        raise SwapRefused(name, idle.name, swap_refusals(environment, idle, [], None, False, known)[:1], False)
     report = SwapReport(task, name, target.name, idle.version, dry_run, slot=idle.name, from_slot=live,
                         to_slot=idle.name)
     records = ledger.read_ledger(d.lake())[0]["records"]
-    reasons = swap_refusals(environment, idle, records, evidence, rollback)
+    reasons = swap_refusals(environment, idle, records, evidence, rollback, known)
     if reasons and not force:
         raise SwapRefused(name, idle.name, reasons)
     report.forced = reasons
@@ -103,6 +109,7 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
         say(f"warning: forced: {reason}")
     say(f"{name}: live slot {live or 'none'}; making slot {idle.name} (version {idle.version}) live")
     bundle, manifest = fetch_bundle(idle.version)
+    verify_folder(Path(bundle), manifest, environment.bundle_trust(known))  # before the factory is written
     if manifest.digest != idle.bundle_digest:
         raise SwapRefused(name, idle.name, [f"the published bundle of {idle.version} ({manifest.digest[:12]}) is not "
                                             f"the one in slot {idle.name} ({(idle.bundle_digest or '?')[:12]})"],

@@ -41,15 +41,23 @@ class IntegrationTests:
         if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
             plan.notes.append(f"version {d.version} passed its integration tests here at {passed['when']} and "
                               "nothing changed since (--retest runs them again)")
-            if d.evidence is not None and \
-                    promotion.passed_in(d.evidence, d.version, d.manifest.digest, d.environment.name) is None:
-                plan.add("record", f"promotion evidence of {d.version}", f"in {d.evidence.describe()}")
-                plan.apply = lambda: promotion.record_passed(d.evidence, d.manifest, passed)
+            if d.evidence is not None and not promotion.passed_in(d.evidence, d.version, d.manifest.digest,
+                                                                  d.environment.name, self._own_trust(d)):
+                plan.add("record", f"signed promotion evidence of {d.version}", f"in {d.evidence.describe()}")
+                plan.apply = lambda: promotion.record_passed(d.evidence, d.manifest, passed, d.evidence_signer)
             return plan
         plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()))
         plan.add("run", f"notebook {tests.notebook}", "as a Databricks job")
         plan.apply = lambda: self._run(d)
         return plan
+
+    @staticmethod
+    def _own_trust(d: Deployment):
+        """Evidence this stage itself signed (with its current key): what it would write again."""
+        from toolkit.signing.trusted_keys import KnownKeys
+
+        own = d.evidence_signer.trusted_key()
+        return KnownKeys((own,), d.evidence_signer.describe()).accepting([own.name], f"{d.environment.name}'s own")
 
     def _run(self, d: Deployment) -> None:
         tests = d.environment.integration_tests
@@ -88,7 +96,7 @@ class IntegrationTests:
         if d.evidence is not None:  # kept with the version: QA's ledger goes when QA is torn down
             promotion.record_passed(d.evidence, d.manifest, ledger.new_record(
                 EVENT, d.environment.name, d.version, d.manifest.digest, "passed", resource_group=d.resource_group,
-                **record))
+                **record), d.evidence_signer)
 
     @staticmethod
     def _pipeline(d: Deployment, factory: Factory, tests) -> tuple[dict, list[dict]]:

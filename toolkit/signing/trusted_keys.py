@@ -1,0 +1,135 @@
+"""The public keys a job trusts, and which of them it accepts for what.
+
+The keys themselves (name, Key Vault key id, public key PEM) come from a file the job supplies, never from
+a bundle: ``PARKING_TRUSTED_KEYS`` names it (a pipeline's secure file); on the sandbox target it defaults to
+the one ``inv sandbox.up`` writes for the sandbox's signing vault. Several keys may share a name: during a
+rotation both versions of ``release-signer`` are trusted. The environment files say which names they accept
+for bundles and for each environment's promotion evidence (``[trust]``).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import Field, ValidationError, field_validator
+
+from toolkit.configuration import ConfigError, Strict, explain, read_toml
+
+VARIABLE = "PARKING_TRUSTED_KEYS"
+SANDBOX_FILE = "trusted-keys.toml"  # in the sandbox's home
+NAME = r"^[0-9A-Za-z-]{1,127}$"  # a Key Vault key name
+KEY_ID = r"^https://[^/\s]+/keys/[0-9A-Za-z-]{1,127}/[0-9a-fA-F]{32}$"  # with its version: a key id names one key
+
+
+class TrustedKey(Strict):
+    name: str = Field(pattern=NAME, description="the name the environment files trust it by")
+    key_id: str = Field(pattern=KEY_ID, description="the Key Vault key id, with its version")
+    public_key: str = Field(description="the public key, PEM (`az keyvault key download --encoding PEM`)")
+
+    @field_validator("public_key")
+    @classmethod
+    def _loads(cls, value: str) -> str:
+        try:
+            key = serialization.load_pem_public_key(value.strip().encode())
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a PEM public key ({exc})") from None
+        if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+            raise ValueError("only RSA and EC keys sign releases")
+        return value.strip() + "\n"
+
+    def public(self) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+        return serialization.load_pem_public_key(self.public_key.encode())
+
+
+class TrustedKeys(Strict):
+    key: list[TrustedKey] = Field(default_factory=list, description="one [[key]] table per trusted key")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The keys known to the job, and the names of those accepted for one purpose."""
+    keys: tuple[TrustedKey, ...]
+    accepted: tuple[str, ...]
+    purpose: str  # "qa for bundles", "prod for qa's promotion evidence"
+    keys_source: str
+
+
+@dataclass(frozen=True)
+class KnownKeys:
+    """Every key of the job's trusted keys file (any purpose)."""
+    keys: tuple[TrustedKey, ...]
+    source: str
+
+    def accepting(self, names, purpose: str) -> Trust:
+        return Trust(self.keys, tuple(names), purpose, self.source)
+
+
+def same_key_id(a: str, b: str) -> bool:
+    """Key ids name the same key version (a vault's host name is case-insensitive, its path is not)."""
+    first, second = urlsplit(a), urlsplit(b)
+    return (first.scheme, first.netloc.lower(), first.path.rstrip("/")) == \
+        (second.scheme, second.netloc.lower(), second.path.rstrip("/"))
+
+
+def trusted_keys_file(target: str, sandbox_home: Path | None) -> Path:
+    """Where the job's trusted keys are: ``$PARKING_TRUSTED_KEYS``, else the sandbox's own file on the sandbox."""
+    given = os.environ.get(VARIABLE)
+    if given:
+        return Path(given)
+    if target == "sandbox" and sandbox_home is not None:
+        return sandbox_home / SANDBOX_FILE
+    raise ConfigError(f"{VARIABLE} is not set: on the {target} target it must name the file of trusted public keys "
+                      "(a pipeline secure file; never one from the bundle), see the README's \"Signed releases\"")
+
+
+def load_trusted_keys(path: Path) -> KnownKeys:
+    document = read_toml(path, f"trusted keys file (${VARIABLE}, or on the sandbox the one `inv sandbox.up` writes)")
+    try:
+        keys = TrustedKeys.model_validate(document).key
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, str(path))) from None
+    seen: dict[str, str] = {}
+    for key in keys:
+        for other, name in seen.items():
+            if same_key_id(other, key.key_id):
+                raise ConfigError(f"{path}: key id {key.key_id} is listed twice (as {name} and {key.name})")
+        seen[key.key_id] = key.name
+    return KnownKeys(tuple(keys), str(path))
+
+
+def key_from_pem_file(path: Path, key_id: str) -> TrustedKey:
+    """A single public key given on the command line (``inv verify --key FILE``), for the key id it must match."""
+    try:
+        pem = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the public key: {exc}") from None
+    name = re.sub(r"[^0-9A-Za-z-]", "-", path.stem)[:127] or "key"
+    try:
+        return TrustedKey(name=name, key_id=key_id, public_key=pem)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, str(path))) from None
+
+
+def public_key_pem(jwk) -> str:
+    """The PEM of a Key Vault key's public part (a JsonWebKey: RSA n/e, or EC crv/x/y)."""
+    curves = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1, "P-256K": ec.SECP256K1}
+    if jwk.n:
+        public = rsa.RSAPublicNumbers(int.from_bytes(jwk.e, "big"), int.from_bytes(jwk.n, "big")).public_key()
+    else:
+        public = ec.EllipticCurvePublicNumbers(int.from_bytes(jwk.x, "big"), int.from_bytes(jwk.y, "big"),
+                                               curves[str(jwk.crv)]()).public_key()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def render(keys: list[TrustedKey]) -> str:
+    """A trusted keys file holding ``keys`` (TOML, as :func:`load_trusted_keys` reads it)."""
+    blocks = ["# Public keys this job trusts, by the names the environment files accept ([trust]).\n"]
+    for key in keys:
+        blocks.append(f'[[key]]\nname = "{key.name}"\nkey_id = "{key.key_id}"\npublic_key = """\n'
+                      f'{key.public_key}"""\n')
+    return "\n".join(blocks)
