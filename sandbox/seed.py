@@ -45,29 +45,29 @@ def seed_integration_data(home: Path, blob_port: int, data: Path) -> int:
 def seed_signing_keys(home: Path, repo: Path) -> int:
     """The release's signing vault and keys, as environments/signing.toml names them (on Azure a one-time set-up:
     `az keyvault key create`), and the sandbox's trusted keys file listing each key's public part (what a job's
-    PARKING_TRUSTED_KEYS file holds on Azure). A key already there is kept, and so is a trusted key already
-    listed (a rotation adds a key; it never drops one). Returns the keys created."""
-    import tomllib
-
+    PARKING_TRUSTED_KEYS file holds on Azure). A key already there is kept. The file gets a key's current
+    version once, when it lists no key of that name: as on Azure, a rotation's new version is trusted only
+    once someone adds it, and nothing is ever dropped. Returns the keys created."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.keyvault.keys import KeyClient
 
     from sandbox.connection import SandboxConnection
     from toolkit.local_files import write_atomically
+    from toolkit.signing.signers import load_signing_config
     from toolkit.signing.trusted_keys import SANDBOX_FILE, TrustedKey, load_trusted_keys, public_key_pem, render
 
-    signing = tomllib.loads((repo / "environments" / "signing.toml").read_text(encoding="utf-8"))
+    signing = load_signing_config(repo / "environments" / "signing.toml")
     connection = SandboxConnection.from_home(home)
-    client = KeyClient(connection.ensure_vault(signing["vault"]), connection.credential(),
+    client = KeyClient(connection.ensure_vault(signing.vault), connection.credential(),
                        verify_challenge_resource=False, connection_verify=connection.trust_bundle)
     trusted_file = home / SANDBOX_FILE
     trusted = list(load_trusted_keys(trusted_file).keys) if trusted_file.exists() else []
     created = 0
-    for name in dict.fromkeys(signing["keys"].values()):
+    for name in dict.fromkeys(signing.keys.values()):
         try:
             key = client.get_key(name)
         except ResourceNotFoundError:
-            if signing.get("algorithm", "RS256").startswith("ES"):
+            if signing.algorithm == "ES256":
                 key = client.create_ec_key(name, curve="P-256", key_operations=["sign", "verify"])
             else:
                 key = client.create_rsa_key(name, size=3072, key_operations=["sign", "verify"])

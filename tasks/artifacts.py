@@ -98,7 +98,7 @@ def _bundle_trust(store, version, env, target, key):
     from pathlib import Path
 
     from tasks.common import known_keys
-    from toolkit.bundle.signature import key_file_trust
+    from toolkit.artifacts.signature import key_file_trust
     from toolkit.environments.model import load_environment
     from toolkit.paths import ENVIRONMENTS
 
@@ -140,8 +140,9 @@ def fetch(c, version, dest=None, store_config=None, json_=False, digest=None, en
             "key": "a public key file (PEM) to check the signature with, instead of the trusted keys",
             "json": "print the result as JSON", **_TRUST_HELP})
 def verify(c, version, key=None, store_config=None, env="prod", target="sandbox", json_=False):
-    """Check a published bundle offline (no vault): its signature with a public key, every file's digest, and
-    (without --key) the promotion evidence ENV would accept."""
+    """Check a published bundle offline (no vault): its signature with a public key and every file's digest
+    (exit 1 if either fails), and, without --key, which promotion evidence ENV would accept (reported; deploy-prod
+    and swap enforce it)."""
     from tasks.common import check_target, failures
     from toolkit.artifacts.check import verify_published_bundle
 

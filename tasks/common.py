@@ -107,6 +107,7 @@ def failures(task_name, json_=False):
     signal's number for a run stopped by SIGINT or SIGTERM (what it started is stopped first, and the lock
     given back)."""
     from toolkit.artifacts.fetch import FetchError
+    from toolkit.bundle.verify import BundleError
     from toolkit.bundle.manifest import ManifestError
     from toolkit.configuration import ConfigError
     from toolkit.environments.target import TargetError
@@ -129,7 +130,7 @@ def failures(task_name, json_=False):
     except ConfigError as exc:
         fail(task_name, str(exc), 2, json_)
     except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed,
-            LockHeld, SignatureRefused) as exc:
+            LockHeld, SignatureRefused, BundleError) as exc:
         fail(task_name, str(exc), 1, json_)
     except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
         fail(task_name, explain_error(exc), 1, json_)

@@ -132,13 +132,10 @@ def _swap(task_name, env, target, dry_run, force, yes, json_, wait, store_config
 
     check_target(task_name, target, json_)
     with failures(task_name, json_):
-        from toolkit.environments.model import load_environment
-
         store = _store(store_config)
         chosen = target_for(target, env)
 
-        def fetch(version):  # the idle slot's version, once the checks passed
-            trust = load_environment(ENVIRONMENTS, env, target).bundle_trust(known_keys(target))
+        def fetch(version, trust):  # the idle slot's version, once the checks passed
             return fetched_bundle(store, version, trust, not json_)
 
         if not (dry_run or yes):  # the checks first (a dry run), so what is confirmed is what they found

@@ -239,3 +239,42 @@ def test_publish_signs_the_manifest_and_fetch_refuses_what_the_signature_does_no
     _tamper(store, f"1.0.0/{SIGNATURE}", signed)  # the old key's signature: still accepted during the rotation
     assert fetch(store, "1.0.0", destination, both, show_progress=False).version == "1.0.0"
     assert (destination / SIGNATURE).read_bytes() == signed  # the copy follows the store's signature
+
+
+def test_publish_signs_only_its_own_build_and_repairs_a_missing_or_stale_signature(store, tmp_path):
+    from toolkit.bundle.manifest import SIGNATURE
+    from toolkit.signing.signatures import SignatureRefused
+
+    class SignatureWriteFails:  # a publish killed after the manifest, before its signature
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def write(self, key, data, overwrite=False):
+            if key.endswith(SIGNATURE):
+                raise ConnectionError("killed")
+            return self.inner.write(key, data, overwrite)
+
+    bundle = _bundle(tmp_path)
+    with pytest.raises(ConnectionError):
+        publish(bundle, SignatureWriteFails(store), SIGNER, show_progress=False)
+    with pytest.raises(SignatureRefused, match="is unsigned"):  # published, but refused until signed
+        fetch(store, "1.0.0", tmp_path / "fetched", TRUST, show_progress=False)
+    assert publish(bundle, store, SIGNER, show_progress=False).signature == "written"
+    assert publish(bundle, store, SIGNER, show_progress=False).signature == "kept"
+    _tamper(store, f"1.0.0/{SIGNATURE}", LocalSigner().sign(b"something else", "x").to_json())
+    assert publish(bundle, store, SIGNER, show_progress=False).signature == "replaced"  # stale: signed again
+    assert fetch(store, "1.0.0", tmp_path / "fetched", TRUST, show_progress=False).version == "1.0.0"
+    # The same files, another build's manifest (another build time): published, but not this build's to sign.
+    other = tmp_path / "other"
+    other.mkdir()
+    published = json.loads(store.read(f"1.0.0/{MANIFEST}"))
+    make_bundle(other, {e["path"]: (e["role"], (bundle / e["path"]).read_bytes()) for e in published["files"]})
+    document = json.loads((other / MANIFEST).read_text()) | {"build_time": "2027-01-01T00:00:00Z"}
+    (other / MANIFEST).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    before = store.read(f"1.0.0/{SIGNATURE}")
+    with pytest.raises(PublishError, match=r"is not this build's manifest .*only the build that made it may sign it"):
+        publish(other, store, SIGNER, show_progress=False, resign=True)
+    assert store.read(f"1.0.0/{SIGNATURE}") == before

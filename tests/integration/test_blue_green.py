@@ -46,7 +46,7 @@ def versions(published_bundle, tmp_path_factory, request):
 
 def _fetcher(versions_):
     by_version = {m.version: (b, m) for m, b, _ in versions_.values()}
-    return lambda version: by_version[version]
+    return lambda version, trust: by_version[version]
 
 
 def _prod(home):

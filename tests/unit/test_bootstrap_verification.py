@@ -44,11 +44,12 @@ def signed(tmp_path):
     return bundle, _pem(signer, tmp_path / "release-signer.pem")
 
 
-def _run(bundle, key, wheel=WHEEL):
+def _run(bundle, key, wheel=WHEEL, version="1.0.0"):
     # pip stands in for the real one: what matters is whether the commands get that far.
     script = "pip() { echo \"INSTALLED $*\"; }\n" + _commands()
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "BUNDLE": str(bundle), "TRUSTED_KEY": str(key), "WHEEL": wheel})
+                          env={"PATH": "/usr/bin:/bin", "BUNDLE": str(bundle), "TRUSTED_KEY": str(key), "WHEEL": wheel,
+                               "VERSION": version})
 
 
 def test_a_signed_bundles_wheel_is_verified_then_installed(signed):
@@ -85,6 +86,14 @@ def test_a_bundle_signed_by_another_key_is_refused(signed, tmp_path):
     done = _run(bundle, _pem(LocalSigner(), tmp_path / "other.pem"))
     assert done.returncode != 0 and "INSTALLED" not in done.stdout
     assert "Verification failure" in done.stdout + done.stderr
+
+
+def test_a_validly_signed_bundle_of_another_version_is_refused(signed):
+    """An older signed release (say, a toolkit from before a fix) put where this release's bundle should be."""
+    bundle, key = signed
+    done = _run(bundle, key, version="1.0.1")
+    assert done.returncode != 0 and "INSTALLED" not in done.stdout
+    assert "Verified OK" in done.stdout and "not version 1.0.1" in done.stderr
 
 
 def test_an_unsigned_bundle_or_a_wheel_not_in_the_manifest_is_refused(signed):

@@ -128,3 +128,16 @@ def test_the_signing_vault_may_not_be_the_environments_own(tmp_path):
     with pytest.raises(ConfigError, match=r"is the qa environment's own vault, which its teardown deletes: signing "
                                           r"keys belong in a long-lived vault"):
         evidence_signer(tmp_path, d)
+
+
+@pytest.mark.parametrize("change", [{"sha256": 1}, {"key_id": ["x"]}, {"key_id": "https://kv/keys/a"},
+                                    {"sha256": "abc"}, {"signature": "!!"}])
+def test_a_signature_file_with_wrong_fields_is_refused_naming_the_file(change):
+    import json
+
+    signer = LocalSigner()
+    document = json.loads(signer.sign(DOCUMENT, "d").to_json()) | change
+    with pytest.raises(SignatureRefused, match=r"^manifest.json.sig: not a valid signature file"):
+        verify(DOCUMENT, json.dumps(document).encode(), trusting(signer), "manifest.json")
+    with pytest.raises(SignatureRefused, match="not a valid signature file"):
+        verify(DOCUMENT, b"[1, 2]", trusting(signer), "manifest.json")

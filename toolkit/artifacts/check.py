@@ -7,7 +7,7 @@ from pathlib import Path
 
 from toolkit.artifacts.fetch import fetch, read_published_manifest
 from toolkit.artifacts.stores import ArtifactStore
-from toolkit.bundle.signature import verify_published
+from toolkit.artifacts.signature import verify_published
 from toolkit.release.promotion import evidence_refusal
 from toolkit.signing.signatures import Signature
 from toolkit.signing.trusted_keys import Trust

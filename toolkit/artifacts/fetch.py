@@ -18,7 +18,7 @@ from pathlib import Path
 
 from toolkit.artifacts.stores import ArtifactNotFound, ArtifactStore
 from toolkit.bundle.manifest import BUNDLE_NAME, MANIFEST, SIGNATURE, FileEntry, Manifest, ManifestError, sha256_file
-from toolkit.bundle.signature import verify_published
+from toolkit.artifacts.signature import verify_published
 from toolkit.bundle.verify import BundleError, verify_bundle
 from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from toolkit.local_files import write_atomically

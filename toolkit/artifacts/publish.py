@@ -6,9 +6,12 @@
   interrupted publish); then one listing of the store verifies every file's size and digests
   against the manifest; the manifest goes last, create-only. An interrupted publish therefore
   leaves no manifest (the version does not look published), and a re-run completes it.
-- The manifest's signature (``manifest.sig``, made with the signer's Key Vault key) goes just before the
-  manifest: a published version is always signed. A version published before it was signed gets its
-  signature on the next publish; ``resign`` replaces one (a key rotation).
+- Then the manifest's signature (``manifest.sig``, made with the signer's Key Vault key), over exactly the
+  published manifest's bytes. A version whose publish stopped between the two, or published before releases
+  were signed, is refused everywhere as unsigned until a publish of the same build signs it; a signature
+  that does not match the published manifest is replaced the same way, and ``resign`` replaces a valid one
+  (a key rotation). Only the build that made a manifest signs it: a published manifest that is not this
+  build's is never signed from here.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ from pathlib import Path
 from toolkit.artifacts.stores import ArtifactExists, ArtifactStore, StoredObject
 from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from toolkit.bundle.manifest import MANIFEST, SIGNATURE, FileEntry, Manifest
-from toolkit.bundle.signature import published_signature, sign_manifest
+from toolkit.artifacts.signature import published_signature
+from toolkit.bundle.signature import sign_manifest
+from toolkit.signing.signatures import Signature, SignatureRefused, Signer
 from toolkit.bundle.verify import verify_bundle
 from toolkit.progress import Progress
 
@@ -71,23 +76,29 @@ def _intact(entry: FileEntry, stored: StoredObject | None, bundle: Path) -> bool
     return stored.md5 is None or stored.md5 == _md5(bundle / entry.path)
 
 
-def _sign(store: ArtifactStore, manifest: Manifest, signer, resign: bool) -> tuple[str, str | None]:
-    """Write the manifest's signature unless one is there (or ``resign``): (what was done, the key id)."""
-    import json
-
-    key = f"{manifest.version}/{SIGNATURE}"
+def _sign(store: ArtifactStore, manifest: Manifest, signer: Signer, resign: bool) -> tuple[str, str | None]:
+    """Sign the published manifest, which must be this build's, unless a signature over it is there (and not
+    ``resign``): (what was done, the key id of the signature there now)."""
+    source = f"{store.describe()}/{manifest.version}/{MANIFEST}"
+    published = store.read(f"{manifest.version}/{MANIFEST}")
     existing = published_signature(store, manifest.version)
-    if existing is not None and not resign:
+    current = None
+    if existing is not None:
         try:
-            return "kept", json.loads(existing).get("key_id")
-        except ValueError:
+            current = Signature.from_json(existing, f"{source} signature")
+        except SignatureRefused:
             pass  # not a signature at all: replaced below
+    if current is not None and current.sha256 == hashlib.sha256(published).hexdigest() and not resign:
+        return "kept", current.key_id
+    if published != manifest.to_json():
+        raise PublishError(f"{source} is not this build's manifest (its commit, build time or tool versions differ): "
+                           "only the build that made it may sign it; nothing was signed")
     signature = sign_manifest(manifest, signer)
-    store.write(key, signature.to_json(), overwrite=True)
+    store.write(f"{manifest.version}/{SIGNATURE}", signature.to_json(), overwrite=True)
     return ("written" if existing is None else "replaced"), signature.key_id
 
 
-def publish(bundle: Path, store: ArtifactStore, signer, concurrency: int = DEFAULT_CONCURRENCY,
+def publish(bundle: Path, store: ArtifactStore, signer: Signer, concurrency: int = DEFAULT_CONCURRENCY,
             show_progress: bool = True, resign: bool = False) -> PublishReport:
     """Publish ``bundle`` signed by ``signer`` (toolkit/signing/signers.py: ``sign(document, what)``)."""
     started = time.monotonic()
@@ -118,10 +129,10 @@ def publish(bundle: Path, store: ArtifactStore, signer, concurrency: int = DEFAU
     if broken:
         raise PublishError(f"verification after upload failed for {', '.join(broken[:5])}: the store does not "
                            "hold them as the manifest says; nothing was marked published, re-run to repair")
-    signing = _sign(store, manifest, signer, resign=True)  # unpublished: a signature there is an interrupted publish's
     try:
         store.write(prefix + MANIFEST, manifest.to_json(), overwrite=False)
     except ArtifactExists:  # another publisher finished first: fine if it published the same bundle
         _refuse_if_published_differently(store, manifest)
-        return report("already-published", todo, signing)
-    return report("published" if len(todo) == len(manifest.files) else "completed", todo, signing)
+        return report("already-published", todo, _sign(store, manifest, signer, resign))
+    return report("published" if len(todo) == len(manifest.files) else "completed", todo,
+                  _sign(store, manifest, signer, resign))

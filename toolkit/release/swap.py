@@ -26,7 +26,7 @@ from toolkit.release.promotion import promotion_gaps
 from toolkit.release.slots import Slot, live_slot, pointer, read_slots
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.smoke_test import EVENT as SMOKE_TEST
-from toolkit.signing.trusted_keys import KnownKeys, load_trusted_keys
+from toolkit.signing.trusted_keys import KnownKeys, Trust, load_trusted_keys
 
 EVENT = "swap"
 
@@ -77,17 +77,17 @@ def swap_refusals(environment, idle: Slot, records: list[dict], evidence, rollba
     return reasons
 
 
-def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: Callable[[str], tuple],
+def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: Callable[[str, Trust], tuple],
          force: bool = False, dry_run: bool = False, wait: bool = False, rollback: bool = False,
          say: Callable[[str], None] = print) -> SwapReport:
-    """Swap ``name``'s slots. ``fetch_bundle(version) -> (bundle folder, manifest)`` gives the idle slot's
-    version (its Data Factory definitions are what goes live with it)."""
+    """Swap ``name``'s slots. ``fetch_bundle(version, trust) -> (bundle folder, manifest)`` gives the idle slot's
+    version, signed by a key ``trust`` accepts (its Data Factory definitions are what goes live with it)."""
     started = time.monotonic()
     task = "ops.rollback" if rollback else "swap"
     environment = load_environment(environments, name, target.name)
-    known = load_trusted_keys(target.trusted_keys_file())
     if environment.slots is None:
         raise SwapRefused(name, None, [f"{environment.source} defines no [slots]: {name} is not blue/green"], False)
+    known = load_trusted_keys(target.trusted_keys_file())
     d = open_deployed(environment, target, None, say)
     if d is None:
         raise SwapRefused(name, None, [f"{name} is not deployed (resource group {environment.resource_group(None)})"],
@@ -108,8 +108,9 @@ def swap(environments: Path, target: Target, name: str, evidence, fetch_bundle: 
     for reason in reasons:
         say(f"warning: forced: {reason}")
     say(f"{name}: live slot {live or 'none'}; making slot {idle.name} (version {idle.version}) live")
-    bundle, manifest = fetch_bundle(idle.version)
-    verify_folder(Path(bundle), manifest, environment.bundle_trust(known))  # before the factory is written
+    trust = environment.bundle_trust(known)
+    bundle, manifest = fetch_bundle(idle.version, trust)
+    verify_folder(Path(bundle), manifest, trust)  # the folder as fetched, before the factory is written
     if manifest.digest != idle.bundle_digest:
         raise SwapRefused(name, idle.name, [f"the published bundle of {idle.version} ({manifest.digest[:12]}) is not "
                                             f"the one in slot {idle.name} ({(idle.bundle_digest or '?')[:12]})"],

@@ -10,14 +10,15 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from toolkit.signing.trusted_keys import Trust, TrustedKey, same_key_id
+from toolkit.signing.trusted_keys import KEY_ID, Trust, TrustedKey, same_key_id
 
 # Algorithms over a SHA-256 digest (the manifest's digest is SHA-256): Key Vault's RS256, PS256 and ES256.
 ALGORITHMS = ("RS256", "PS256", "ES256")
@@ -40,12 +41,19 @@ class Signature:
 
     @classmethod
     def from_json(cls, data: bytes, source: str) -> "Signature":
+        fields = ("algorithm", "key_id", "sha256", "signature", "signed")
         try:
             document: dict[str, Any] = json.loads(data)
-            signature = cls(**{k: document[k] for k in ("algorithm", "key_id", "sha256", "signature", "signed")})
+            signature = cls(**{k: document[k] for k in fields})
             base64.b64decode(signature.signature, validate=True)
-        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-            raise SignatureRefused(f"{source}: not a valid signature file ({exc})") from None
+        except (ValueError, TypeError, KeyError, binascii.Error, AttributeError) as exc:
+            raise SignatureRefused(f"{source}: not a valid signature file ({exc!r})") from None
+        wrong = [k for k in fields if not isinstance(getattr(signature, k), str)]
+        if wrong:
+            raise SignatureRefused(f"{source}: not a valid signature file ({', '.join(wrong)} must be text)")
+        if not re.fullmatch(KEY_ID, signature.key_id) or not re.fullmatch(r"[0-9a-f]{64}", signature.sha256):
+            raise SignatureRefused(f"{source}: not a valid signature file (key_id must be a Key Vault key id with "
+                                   "its version, sha256 64 lowercase hex digits)")
         if signature.algorithm not in ALGORITHMS:
             raise SignatureRefused(f"{source}: algorithm {signature.algorithm!r} is not accepted (expected one of "
                                    f"{', '.join(ALGORITHMS)})")
@@ -53,6 +61,15 @@ class Signature:
 
     def raw(self) -> bytes:
         return base64.b64decode(self.signature)
+
+
+class Signer(Protocol):
+    """What signs a document (toolkit/signing/signers.py: a Key Vault key)."""
+    key_name: str
+
+    def sign(self, document: bytes, what: str) -> Signature: ...
+
+    def describe(self) -> str: ...
 
 
 def verify(document: bytes, signature_file: bytes | None, trust: Trust, source: str) -> TrustedKey:

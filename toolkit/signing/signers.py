@@ -65,10 +65,10 @@ class KeyVaultSigner:
             try:
                 self._key = client.get_key(self.key_name)
             except ResourceNotFoundError:
+                kind = "--kty EC --curve P-256" if self.config.algorithm == "ES256" else "--kty RSA --size 3072"
                 raise ConfigError(f"{self.config.source}: keys.{self.purpose}: the signing {self.describe()} does not "
                                   "exist (create it once: az keyvault key create --vault-name "
-                                  f"{self.config.vault} --name {self.key_name} --kty RSA --size 3072 --ops sign "
-                                  "verify)") from None
+                                  f"{self.config.vault} --name {self.key_name} {kind} --ops sign verify)") from None
         return self._key
 
     def trusted_key(self) -> TrustedKey:

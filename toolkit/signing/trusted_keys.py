@@ -68,6 +68,11 @@ class KnownKeys:
     def accepting(self, names, purpose: str) -> Trust:
         return Trust(self.keys, tuple(names), purpose, self.source)
 
+    @classmethod
+    def only(cls, key: TrustedKey, source: str, purpose: str) -> Trust:
+        """Trust in exactly one key."""
+        return cls((key,), source).accepting([key.name], purpose)
+
 
 def same_key_id(a: str, b: str) -> bool:
     """Key ids name the same key version (a vault's host name is case-insensitive, its path is not)."""
@@ -99,6 +104,9 @@ def load_trusted_keys(path: Path) -> KnownKeys:
             if same_key_id(other, key.key_id):
                 raise ConfigError(f"{path}: key id {key.key_id} is listed twice (as {name} and {key.name})")
         seen[key.key_id] = key.name
+    if not keys:
+        raise ConfigError(f"{path}: lists no key: it must hold one [[key]] table per trusted public key (is "
+                          f"{VARIABLE}'s content set in this job?)")
     return KnownKeys(tuple(keys), str(path))
 
 

@@ -13,6 +13,7 @@ from toolkit.release.deployment import Deployment
 from toolkit.release.junit import TestCase, write_junit
 from toolkit.release.plan import Plan, StepFailed
 from toolkit.release.steps.storage_access import lake_root
+from toolkit.signing.trusted_keys import KnownKeys, Trust
 
 EVENT = "integration-tests"
 
@@ -39,25 +40,25 @@ class IntegrationTests:
         passed = ledger.last_record(ledger.read_ledger(d.lake())[0], event=EVENT, version=d.version,
                                     bundle_digest=d.manifest.digest)
         if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
-            plan.notes.append(f"version {d.version} passed its integration tests here at {passed['when']} and "
-                              "nothing changed since (--retest runs them again)")
-            if d.evidence is not None and not promotion.passed_in(d.evidence, d.version, d.manifest.digest,
-                                                                  d.environment.name, self._own_trust(d)):
-                plan.add("record", f"signed promotion evidence of {d.version}", f"in {d.evidence.describe()}")
-                plan.apply = lambda: promotion.record_passed(d.evidence, d.manifest, passed, d.evidence_signer)
-            return plan
+            if d.evidence is None or promotion.passed_in(d.evidence, d.version, d.manifest.digest,
+                                                         d.environment.name, self._own_trust(d)):
+                plan.notes.append(f"version {d.version} passed its integration tests here at {passed['when']} and "
+                                  "nothing changed since (--retest runs them again)")
+                return plan
+            # Evidence is signed only for tests this run saw pass: the ledger lives in the environment's lake,
+            # and a row there is no proof.
+            plan.notes.append(f"version {d.version} passed here at {passed['when']}, but its signed promotion "
+                              f"evidence is not in {d.evidence.describe()}: the tests run again to sign it")
         plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()))
         plan.add("run", f"notebook {tests.notebook}", "as a Databricks job")
         plan.apply = lambda: self._run(d)
         return plan
 
     @staticmethod
-    def _own_trust(d: Deployment):
+    def _own_trust(d: Deployment) -> Trust:
         """Evidence this stage itself signed (with its current key): what it would write again."""
-        from toolkit.signing.trusted_keys import KnownKeys
-
-        own = d.evidence_signer.trusted_key()
-        return KnownKeys((own,), d.evidence_signer.describe()).accepting([own.name], f"{d.environment.name}'s own")
+        return KnownKeys.only(d.evidence_signer.trusted_key(), d.evidence_signer.describe(),
+                              f"{d.environment.name}'s own evidence")
 
     def _run(self, d: Deployment) -> None:
         tests = d.environment.integration_tests
