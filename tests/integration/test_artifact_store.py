@@ -266,6 +266,10 @@ def test_publish_signs_only_its_own_build_and_repairs_a_missing_or_stale_signatu
     assert publish(bundle, store, SIGNER, show_progress=False).signature == "kept"
     _tamper(store, f"1.0.0/{SIGNATURE}", LocalSigner().sign(b"something else", "x").to_json())
     assert publish(bundle, store, SIGNER, show_progress=False).signature == "replaced"  # stale: signed again
+    # Signed by another key (another sandbox's, an older version of the key): this signer signs it anew.
+    _tamper(store, f"1.0.0/{SIGNATURE}", LocalSigner().sign(store.read(f"1.0.0/{MANIFEST}"), "x").to_json())
+    report = publish(bundle, store, SIGNER, show_progress=False)
+    assert (report.signature, report.signed_by) == ("replaced", SIGNER.key_id)
     assert fetch(store, "1.0.0", tmp_path / "fetched", TRUST, show_progress=False).version == "1.0.0"
     # The same files, another build's manifest (another build time): published, but not this build's to sign.
     other = tmp_path / "other"

@@ -8,8 +8,12 @@ from toolkit.build.application import read_build_info
 from toolkit.paths import DIST
 
 
-def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys, monkeypatch):
+def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)
+    # A store of the test's own: the developer's .artifacts keeps only what their own sandbox signed.
+    store = tmp_path / "artifacts.toml"
+    store.write_text(f'kind = "local"\npath = "{tmp_path / "store"}"\n')
+    monkeypatch.setattr(toolkit.paths, "ARTIFACTS_CONFIG", store)
     context = Context(Config(overrides={"run": {"in_stream": False}}))
     rehearse_tasks.rehearse(context, skip_tests=True, deployment_id="rh")
     out = capsys.readouterr().out

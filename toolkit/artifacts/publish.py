@@ -25,7 +25,8 @@ from toolkit.concurrency import DEFAULT_CONCURRENCY, run_concurrently
 from toolkit.bundle.manifest import MANIFEST, SIGNATURE, FileEntry, Manifest
 from toolkit.artifacts.signature import published_signature
 from toolkit.bundle.signature import sign_manifest
-from toolkit.signing.signatures import Signature, SignatureRefused, Signer
+from toolkit.signing.signatures import Signature, SignatureRefused, Signer, verify
+from toolkit.signing.trusted_keys import KnownKeys
 from toolkit.bundle.verify import verify_bundle
 from toolkit.progress import Progress
 
@@ -77,8 +78,9 @@ def _intact(entry: FileEntry, stored: StoredObject | None, bundle: Path) -> bool
 
 
 def _sign(store: ArtifactStore, manifest: Manifest, signer: Signer, resign: bool) -> tuple[str, str | None]:
-    """Sign the published manifest, which must be this build's, unless a signature over it is there (and not
-    ``resign``): (what was done, the key id of the signature there now)."""
+    """Sign the published manifest, which must be this build's, unless the signer's current key signed it already
+    (and not ``resign``): (what was done, the key id of the signature there now). A signature by another key (an
+    older version of the key, another sandbox's) is replaced: this signer speaks for this build."""
     source = f"{store.describe()}/{manifest.version}/{MANIFEST}"
     published = store.read(f"{manifest.version}/{MANIFEST}")
     existing = published_signature(store, manifest.version)
@@ -88,14 +90,25 @@ def _sign(store: ArtifactStore, manifest: Manifest, signer: Signer, resign: bool
             current = Signature.from_json(existing, f"{source} signature")
         except SignatureRefused:
             pass  # not a signature at all: replaced below
-    if current is not None and current.sha256 == hashlib.sha256(published).hexdigest() and not resign:
+    over_published = current is not None and current.sha256 == hashlib.sha256(published).hexdigest()
+    if over_published and not resign and _signed_by(signer, published, existing, source):
         return "kept", current.key_id
     if published != manifest.to_json():
+        if over_published and not resign:  # another build's manifest, signed: not this build's to sign again
+            return "kept", current.key_id
         raise PublishError(f"{source} is not this build's manifest (its commit, build time or tool versions differ): "
                            "only the build that made it may sign it; nothing was signed")
     signature = sign_manifest(manifest, signer)
     store.write(f"{manifest.version}/{SIGNATURE}", signature.to_json(), overwrite=True)
     return ("written" if existing is None else "replaced"), signature.key_id
+
+
+def _signed_by(signer: Signer, document: bytes, signature: bytes, source: str) -> bool:
+    try:
+        verify(document, signature, KnownKeys.only(signer.trusted_key(), signer.describe(), "the signer"), source)
+        return True
+    except SignatureRefused:
+        return False
 
 
 def publish(bundle: Path, store: ArtifactStore, signer: Signer, concurrency: int = DEFAULT_CONCURRENCY,
