@@ -16,7 +16,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from sandbox.http import ApiError, Service, json_response
-from sandbox.keyvault_keys import KEY_RULES, KeyOperations
+from sandbox.keyvault_keys import KEY_RULES, KeyOperations, pick_version
 from sandbox.state import JsonState
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
@@ -99,14 +99,7 @@ class KeyVaultService(KeyOperations, Service):
 
     def _version(self, name: str, version: str | None) -> dict:
         secret = self._vault(self.state.read())["secrets"].get(name)
-        if not secret:
-            raise self._not_found(name)
-        if not version:
-            return secret["versions"][-1]
-        for candidate in secret["versions"]:
-            if candidate["version"] == version:
-                return candidate
-        raise self._not_found(name, version)
+        return pick_version(secret["versions"] if secret else None, name, version, self._not_found)
 
     # -- endpoints ---------------------------------------------------------------------------
     @staticmethod

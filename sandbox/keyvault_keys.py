@@ -63,6 +63,19 @@ def _integer(value: int, length: int | None = None) -> str:
     return _b64url(value.to_bytes(length, "big"))
 
 
+def pick_version(versions: list[dict] | None, name: str, version: str | None, not_found) -> dict:
+    """A secret's or a key's version: the named one, else the latest; ``not_found(name, version)`` is the
+    ApiError of that kind of object (SecretNotFound, KeyNotFound)."""
+    if not versions:
+        raise not_found(name)
+    if not version:
+        return versions[-1]
+    found = next((v for v in versions if v["version"] == version), None)
+    if found is None:
+        raise not_found(name, version)
+    return found
+
+
 class KeyOperations:
     """The keys endpoints of :class:`sandbox.keyvault.KeyVaultService` (which supplies state, names and errors)."""
 
@@ -78,15 +91,7 @@ class KeyOperations:
                         "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182")
 
     def _key_version(self, name: str, version: str | None) -> dict:
-        versions = self._keys(self.state.read()).get(name)
-        if not versions:
-            raise self._key_not_found(name)
-        if not version:
-            return versions[-1]
-        found = next((v for v in versions if v["version"] == version), None)
-        if found is None:
-            raise self._key_not_found(name, version)
-        return found
+        return pick_version(self._keys(self.state.read()).get(name), name, version, self._key_not_found)
 
     def _kid(self, request: Request, name: str, version: str) -> str:
         return f"{self._base(request)}/keys/{name}/{version}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from toolkit.artifacts.fetch import fetch, read_published_manifest
 from toolkit.artifacts.stores import ArtifactStore
+from toolkit.bundle.manifest import SIGNATURE
 from toolkit.artifacts.signature import verify_published
 from toolkit.release.promotion import evidence_refusal
 from toolkit.signing.signatures import Signature
@@ -19,7 +20,7 @@ def verify_published_bundle(store: ArtifactStore, version: str, trust: Trust, ev
     for each stage, the Trust its promotion evidence must verify with (reported, not raised)."""
     manifest = read_published_manifest(store, version)
     document, key = verify_published(store, manifest, trust)
-    signature = Signature.from_json(document, f"{version}.sig")
+    signature = Signature.from_json(document, f"{version}/{SIGNATURE}")
     with tempfile.TemporaryDirectory(prefix="parking-verify-") as folder:
         fetch(store, version, Path(folder) / version, trust, show_progress=show_progress)
     result = {"version": version, "bundle_digest": manifest.digest, "files": len(manifest.files),
