@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "src")]
+sys.path[:0] = [str(REPO), str(REPO / "src"), str(REPO / "release-toolkit" / "src")]
 
-from toolkit.paths import SAMPLE_DATA  # noqa: E402
+from tasks.repository import SAMPLE_DATA  # noqa: E402
 
 
 def median_wall_time(command: list[str], runs: int) -> float:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
+sys.path[:0] = [str(REPO), str(REPO / "release-toolkit" / "src")]
 
 from sandbox.connection import SandboxConnection  # noqa: E402
 from sandbox.lifecycle import down, up  # noqa: E402
@@ -34,20 +34,15 @@ from toolkit.artifacts.config import load_store_config  # noqa: E402
 from toolkit.artifacts.stores import open_store  # noqa: E402
 from toolkit.build.application import build_application  # noqa: E402
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects  # noqa: E402
+from tests.integration.release_helpers import is_lock_write, publish_signed, stage  # noqa: E402
 from toolkit.environments.target import sandbox_target  # noqa: E402
-from toolkit.paths import ENVIRONMENTS  # noqa: E402
-from toolkit.release.deployment import Options  # noqa: E402
-from toolkit.release.stages import run_stage  # noqa: E402
-from tests.integration.release_helpers import is_lock_write, publish_signed  # noqa: E402
 
 
 def measured_deploy(home: Path, published, deployment_id: str) -> dict:
     connection = SandboxConnection.from_home(home)
-    manifest, bundle, _ = published
     connection.reset_requests()
     started = time.monotonic()
-    report = run_stage("deploy-qa", ENVIRONMENTS, sandbox_target(home), bundle, manifest,
-                       Options(deployment_id=deployment_id), lambda line: None, None)
+    report = stage(home, published, "deploy-qa", [], deployment_id=deployment_id)
     seconds = time.monotonic() - started
     if report.outcome != "succeeded":
         raise SystemExit(f"deploy-qa failed: {report.error}")
@@ -59,11 +54,10 @@ def measured_deploy(home: Path, published, deployment_id: str) -> dict:
 
 
 def import_benchmark(home: Path, count: int, latency_ms: float) -> dict:
-    from databricks.sdk import WorkspaceClient
 
     connection = SandboxConnection.from_home(home)
     url = connection.ensure_workspace("dbw-import-benchmark")
-    workspace = WorkspaceClient(**sandbox_target(home).databricks_config(url, None))
+    workspace = sandbox_target(home).workspace_client(url, None)
     source = (REPO / "notebooks" / "02_transform.py").read_bytes()
     results = {}
     for placement, latency in (("loopback", 0), ("network", latency_ms)):

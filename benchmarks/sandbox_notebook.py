@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "src")]
+sys.path[:0] = [str(REPO), str(REPO / "src"), str(REPO / "release-toolkit" / "src")]
 
 from toolkit.build.application import build_application  # noqa: E402
 from toolkit.local.sample_load import SampleLoad, land_sample_data  # noqa: E402
-from toolkit.paths import NOTEBOOKS  # noqa: E402
+from tasks.repository import NOTEBOOKS, SAMPLE_DATA  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
 
 def _load(lake: Path) -> SampleLoad:
     load = SampleLoad(lake, "bench", "2026-11-26T10:15:30Z")
-    land_sample_data(load)
+    land_sample_data(load, SAMPLE_DATA)
     return load
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
+sys.path[:0] = [str(REPO), str(REPO / "release-toolkit" / "src")]
 
 from sandbox.lifecycle import down, reset, up  # noqa: E402
 

@@ -1,20 +1,18 @@
-"""How a client reaches a running sandbox: endpoints, the trust bundle and a credential, from its home."""
+"""How a test or benchmark reaches a running sandbox: the toolkit's endpoints (what `sandbox.up` wrote into its
+home) plus the admin API, which is not part of the cloud (faults, request counts, resources made ahead)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.credential import SandboxCredential
 from sandbox.lifecycle import SandboxError, status
 from sandbox.server import Identity
+from toolkit.environments.sandbox_client import SandboxCredential, SandboxEndpoints
 
 
 @dataclass(frozen=True)
 class SandboxConnection:
-    home: str
-    control_url: str
-    blob_port: int
-    trust_bundle: str
+    endpoints: SandboxEndpoints
     identity: Identity
 
     @classmethod
@@ -22,13 +20,26 @@ class SandboxConnection:
         current = status(home)
         if not (current["storage"]["running"] and current["control"]["running"]):
             raise SandboxError(f"the sandbox in {home} is not running: start it with `inv sandbox.up`")
-        blob_port = int(next(iter(current["storage"]["accounts"].values())).split(":")[2].split("/")[0])
-        return cls(str(home), current["control"]["url"], blob_port, current["trust_bundle"],
-                   Identity.load_or_create(home))
+        return cls(SandboxEndpoints.from_home(home), Identity.load_or_create(home))
+
+    @property
+    def home(self) -> str:
+        return str(self.endpoints.home)
+
+    @property
+    def control_url(self) -> str:
+        return self.endpoints.control_url
+
+    @property
+    def trust_bundle(self) -> str:
+        return self.endpoints.trust_bundle
+
+    @property
+    def blob_port(self) -> int:
+        return int(self.endpoints.blob_endpoint.rsplit(":", 1)[1])
 
     def credential(self) -> SandboxCredential:
-        return SandboxCredential(f"{self.control_url}/{self.identity.tenant_id}/oauth2/v2.0/token",
-                                 self.identity.client_id, self.identity.client_secret, verify=self.trust_bundle)
+        return self.endpoints.credential()
 
     def storage_connection_string(self, account: str) -> str:
         import json

@@ -182,12 +182,23 @@ def up(home: Path, repo: Path) -> dict[str, Any]:
                 raise
             run["server"] = {"pid": process.pid, "port": port}
             _write_run(home, run)
+        _write_connection(home, run["server"]["port"], tls.trust_bundle)
         from sandbox.seed import seed_integration_data, seed_signing_keys
 
         seed_integration_data(home, json.loads((home / "storage.json").read_text())["port"],
                               repo / "data" / "melbourne")
         seed_signing_keys(home, repo)
     return status(home)
+
+
+def _write_connection(home: Path, control_port: int, trust_bundle: Path) -> None:
+    """What a client (the toolkit, installed or not) reaches this sandbox with: no sandbox code needed."""
+    from toolkit.environments.sandbox_client import SandboxEndpoints
+
+    identity = Identity.load_or_create(home)
+    blob_port = json.loads((home / "storage.json").read_text())["port"]
+    SandboxEndpoints(home, f"https://{HOST}:{control_port}", f"http://{HOST}:{blob_port}", str(trust_bundle),
+                     identity.tenant_id, identity.client_id, identity.client_secret).write()
 
 
 def status(home: Path) -> dict[str, Any]:

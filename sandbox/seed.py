@@ -47,21 +47,30 @@ def seed_signing_keys(home: Path, repo: Path) -> int:
     `az keyvault key create`), and the sandbox's trusted keys file listing each key's public part (what a job's
     PARKING_TRUSTED_KEYS file holds on Azure). A key already there is kept. The file gets a key's current
     version once, when it lists no key of that name: as on Azure, a rotation's new version is trusted only
-    once someone adds it, and nothing is ever dropped. Returns the keys created."""
+    once someone adds it, and nothing is ever dropped. Every environment accepts bundles signed by the bundles key
+    and each stage's evidence signed by that stage's key, unless the file already says otherwise. Returns the keys
+    created."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.keyvault.keys import KeyClient
 
     from sandbox.connection import SandboxConnection
     from toolkit.local_files import write_atomically
     from toolkit.signing.signers import load_signing_config
-    from toolkit.signing.trusted_keys import SANDBOX_FILE, TrustedKey, load_trusted_keys, public_key_pem, render
+    from toolkit.environments.model import NAMES
+    from toolkit.signing.signers import BUNDLES
+    from toolkit.signing.trusted_keys import (SANDBOX_FILE, EnvironmentTrust, TrustedKey, load_trusted_keys,
+                                              public_key_pem, render)
 
     signing = load_signing_config(repo / "environments" / "signing.toml")
     connection = SandboxConnection.from_home(home)
     client = KeyClient(connection.ensure_vault(signing.vault), connection.credential(),
                        verify_challenge_resource=False, connection_verify=connection.trust_bundle)
     trusted_file = home / SANDBOX_FILE
-    trusted = list(load_trusted_keys(trusted_file).keys) if trusted_file.exists() else []
+    known = load_trusted_keys(trusted_file) if trusted_file.exists() else None
+    trusted = list(known.keys) if known else []
+    policy = EnvironmentTrust(bundles=[signing.key_for(BUNDLES)],
+                              evidence={stage: [key] for stage, key in signing.keys.items() if stage != BUNDLES})
+    trust = {name: (known.trust.get(name) if known else None) or policy for name in NAMES}
     created = 0
     for name in dict.fromkeys(signing.keys.values()):
         try:
@@ -74,7 +83,7 @@ def seed_signing_keys(home: Path, repo: Path) -> int:
             created += 1
         if not any(k.name == name for k in trusted):
             trusted.append(TrustedKey(name=name, key_id=key.id, public_key=public_key_pem(key.key)))
-    rendered = render(trusted)
+    rendered = render(trusted, trust)
     if not trusted_file.exists() or trusted_file.read_text() != rendered:
         write_atomically(trusted_file, rendered)
     return created

@@ -11,7 +11,7 @@ def build(c, json_=False):
     from toolkit.build.version import VersionError
     from toolkit.build.wheel import BuildError
     from toolkit.definitions.findings import DefinitionError
-    from toolkit.paths import DIST, REPO_ROOT
+    from tasks.repository import DIST, REPO_ROOT
 
     try:
         result = build_application(REPO_ROOT, DIST)

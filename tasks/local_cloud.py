@@ -7,9 +7,9 @@ _JSON = "print the status as JSON"
 
 
 def _home():
-    from toolkit.paths import SANDBOX_HOME
+    from tasks.repository import PROJECT
 
-    return SANDBOX_HOME
+    return PROJECT.sandbox_home
 
 
 def _print_status(status, as_json):
@@ -32,19 +32,21 @@ def _print_status(status, as_json):
     print(f"state in {status['home']}; clients trust {status['trust_bundle']}")
 
 
-@task(help={"json": _JSON})
-def up(c, json_=False):
+@task(help={"json": _JSON, "quiet": "print nothing when it is up"})
+def up(c, json_=False, quiet=False):
     """Start the sandbox (Azurite and the control planes) in the background; safe to run again."""
     import time
 
     from sandbox.lifecycle import SandboxError, up as start
-    from toolkit.paths import REPO_ROOT
+    from tasks.repository import REPO_ROOT
 
     started = time.monotonic()
     try:
         current = start(_home(), REPO_ROOT)
     except (SandboxError, OSError) as exc:
         raise Exit(f"sandbox up failed: {exc}", code=1)
+    if quiet:
+        return
     _print_status(current, json_)
     if not json_:
         print(f"sandbox up in {time.monotonic() - started:.1f}s")

@@ -10,7 +10,7 @@ from invoke import Exit, task
 })
 def test(c, suite="all", k=None, coverage=True, fail_under=None):
     """Run the tests with coverage; JUnit XML and Cobertura XML go to reports/ for CI."""
-    from toolkit.paths import REPORTS
+    from tasks.repository import REPORTS
     from toolkit.quality.testing import pytest_command
 
     try:
@@ -24,21 +24,26 @@ def test(c, suite="all", k=None, coverage=True, fail_under=None):
 @task
 def lint(c):
     """flake8 over all Python (notebooks included), checks of the ADF and ARM definitions and of CI's task names."""
+    from parking_release.collection import release_collection
     from tasks import ns
     from toolkit.definitions import check_definitions
-    from toolkit.paths import REPO_ROOT
+    from tasks.repository import REPO_ROOT
     from toolkit.quality.ci_definitions import unknown_task_calls
     from toolkit.quality.lint import flake8_commands
 
     problems = [f"flake8 found problems in: {' '.join(cmd[3:])}" for cmd in flake8_commands()
                 if c.run(" ".join(_quote(a) for a in cmd), warn=True).failed]
     problems += [str(finding) for finding in check_definitions(REPO_ROOT)]
-    known = [alias for name, aliases in ns.task_names.items() for alias in (name, *aliases)]
-    problems += [f"{call.file}: calls 'inv {call.task}', which is not a task" for call in
-                 unknown_task_calls(REPO_ROOT, known)]
+    installed = release_collection()
+    problems += [f"{call.file}: calls '{call.program} {call.task}', which is not a task" for call in
+                 unknown_task_calls(REPO_ROOT, _names(ns), _names(installed))]
     if problems:
         raise Exit("lint failed:\n  " + "\n  ".join(problems), code=1)
     print("lint: no findings")
+
+
+def _names(collection) -> list[str]:
+    return [alias for name, aliases in collection.task_names.items() for alias in (name, *aliases)]
 
 
 def _quote(arg: str) -> str:

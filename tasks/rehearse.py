@@ -1,10 +1,11 @@
 """inv rehearse: the main job, end to end on this machine: the whole release on the sandbox."""
 from invoke import task
 
-from tasks.artifacts import publish
+from parking_release.artifacts import publish
+from parking_release.release import deploy_prod, deploy_qa, deploy_staging, swap
 from tasks.build import build
+from tasks.local_cloud import up as sandbox_up
 from tasks.quality import lint, test
-from tasks.release import deploy_prod, deploy_qa, deploy_staging, swap
 
 
 @task(help={
@@ -13,9 +14,10 @@ from tasks.release import deploy_prod, deploy_qa, deploy_staging, swap
 })
 def rehearse(c, skip_tests=False, deployment_id="local"):
     """Build, lint, unit-test, publish, then release to the sandbox: deploy-qa, deploy-staging, deploy-prod, swap."""
+    from tasks.repository import DIST
     from toolkit.build.application import read_build_info
-    from toolkit.paths import DIST
 
+    sandbox_up(c, quiet=True)  # the release's target: a sandbox that already runs is left as it is
     build(c)
     lint(c)
     if not skip_tests:
@@ -32,16 +34,18 @@ def rehearse(c, skip_tests=False, deployment_id="local"):
 
 
 def _swap_unless_live(c, version):
-    """The swap ends the release; a rehearsal run again on a warm sandbox finds the version live already
-    (its deploy-prod then wrote the idle slot, which holds it too) and does not swap back and forth."""
-    from tasks.common import target_for
+    """The swap ends the release; a rehearsal run again on a warm sandbox finds the version live already and does
+    not swap back and forth."""
+    from parking_release.common import deployed
+    from parking_release.context import workplace
+    from tasks.repository import DIST
     from toolkit.build.application import read_build_info
-    from toolkit.paths import DIST, ENVIRONMENTS
-    from toolkit.release.status import environment_status
+    from toolkit.release.environment_source import running_release
 
     digest = read_build_info(DIST)["bundle_digest"]
-    slots = environment_status(ENVIRONMENTS, target_for("sandbox", "prod"), "prod", None, last=0)["slots"] or []
-    if any(s["live"] and (s["version"], s["bundle_digest"]) == (version, digest) for s in slots):
+    environment, target = deployed(workplace(c), "sandbox", "prod")
+    running = running_release(environment, target, None, print)
+    if running is not None and (running.version, running.bundle_digest) == (version, digest):
         print(f"prod already runs {version}: no swap")
         return
     swap(c, yes=True)

@@ -3,7 +3,7 @@ the resource names the release computes (toolkit/environments/naming.py)."""
 import json
 
 from toolkit.environments.naming import resource_names
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 def template_parameters(environment: str, subscription: str, group: str, deployment_id: str | None = None) -> dict:

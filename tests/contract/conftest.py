@@ -1,6 +1,6 @@
 import pytest
 
-from sandbox.credential import SandboxCredential
+from toolkit.environments.sandbox_client import SandboxCredential
 from sandbox.server import Sandbox
 
 

@@ -10,7 +10,7 @@ from azure.mgmt.datafactory import DataFactoryManagementClient
 from azure.mgmt.resource import ResourceManagementClient
 
 from tests.template_parameters import template_parameters
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000a0001"
 GROUP = "rg-parking-qa"

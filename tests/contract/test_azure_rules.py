@@ -16,7 +16,7 @@ from databricks.sdk.service.workspace import AzureKeyVaultSecretScopeMetadata, S
 from sandbox.http import ApiError
 from tests.conftest import requests_trusting
 from tests.template_parameters import template_parameters
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000b0001"
 OTHER_SUBSCRIPTION = "00000000-0000-0000-0000-0000000b0002"

@@ -202,7 +202,7 @@ def test_copy_lands_an_extract_with_the_projects_own_definitions(factory, platfo
 
     from sandbox.azurite import DEV_ACCOUNT, DEV_KEY
     from tests.conftest import SAMPLE
-    from toolkit.paths import REPO_ROOT
+    from tasks.repository import REPO_ROOT
 
     trust = str(sandbox.tls.trust_bundle)
     SecretClient(platform["vault"], credential, verify_challenge_resource=False, connection_verify=trust).set_secret(

@@ -7,7 +7,7 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
 
-from sandbox.credential import SandboxCredential
+from toolkit.environments.sandbox_client import SandboxCredential
 
 
 @pytest.fixture(scope="module")

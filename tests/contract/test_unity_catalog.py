@@ -16,7 +16,7 @@ from databricks.sdk.service.compute import DataSecurityMode
 from sandbox.arm_template import guid
 from tests.conftest import requests_trusting
 from tests.template_parameters import template_parameters
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000c0001"
 GROUP = "rg-uc-contract"

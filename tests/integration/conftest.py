@@ -2,7 +2,7 @@ import subprocess
 
 import pytest
 
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -16,19 +16,12 @@ def clone(tmp_path_factory):
 @pytest.fixture(scope="session")
 def release_sandbox(tmp_path_factory):
     """A detached sandbox in its own home (as `inv sandbox.up` starts it), for the release tests."""
-    import os
-
     from sandbox.lifecycle import down, up
 
     home = tmp_path_factory.mktemp("release-sandbox")
-    previous = os.environ.get("REQUESTS_CA_BUNDLE")
     up(home, REPO_ROOT)
     yield home
     down(home)
-    if previous is None:  # the sandbox target sets it for databricks-sdk
-        os.environ.pop("REQUESTS_CA_BUNDLE", None)
-    else:
-        os.environ["REQUESTS_CA_BUNDLE"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +37,6 @@ def published_bundle(tmp_path_factory, release_sandbox):
     result = build_application(REPO_ROOT, folder / "dist")
     config = folder / "store.toml"
     config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
-    manifest, fetched = publish_signed(release_sandbox, result.bundle, open_store(load_store_config(config), REPO_ROOT),
+    manifest, fetched = publish_signed(release_sandbox, result.bundle, open_store(load_store_config(config), folder),
                                        folder / "fetched")
     return manifest, fetched, config

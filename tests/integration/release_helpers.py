@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toolkit.paths import ENVIRONMENTS
+from tasks.repository import ENVIRONMENTS
 from toolkit.release.deployment import Deployment, Options
 from toolkit.release.stages import run_stage
 
@@ -51,9 +51,7 @@ def known_keys(home: Path):
 
 
 def bundle_trust(home: Path, environment: str = "qa"):
-    from toolkit.environments.model import load_environment
-
-    return load_environment(ENVIRONMENTS, environment, "sandbox").bundle_trust(known_keys(home))
+    return known_keys(home).bundle_trust(environment)
 
 
 def publish_signed(home: Path, bundle: Path, store, into: Path):
@@ -75,14 +73,19 @@ def record_evidence(home: Path, store, manifest, environment: str) -> None:
                                                      manifest.digest, "passed"), signer(home, environment))
 
 
-def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, evidence=None,
-          **options):
+def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, store=None,
+          environments: Path | None = None, **options):
+    """``stage_name`` of the published bundle, with its own environment files (or those of ``environments``)."""
+    from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
+    from toolkit.release.stages import STAGES
 
     manifest, bundle, _ = published
     say = lines.append if lines is not None else print
-    return run_stage(stage_name, ENVIRONMENTS, sandbox_target(home), bundle, manifest, Options(**options), say,
-                     None, evidence=evidence)
+    environments = environments or Path(bundle) / "environments"
+    environment = load_environment(environments, STAGES[stage_name], "sandbox")
+    return run_stage(stage_name, environment, environments, sandbox_target(home), bundle, manifest,
+                     Options(**options), say=say, reports=None, store=store, known=known_keys(home))
 
 
 def deployment(home: Path, published, environment, deployment_id: str, outputs: dict) -> Deployment:

@@ -6,19 +6,22 @@ import subprocess
 
 import pytest
 
-from tests.integration.release_helpers import publish_signed, record_evidence, requests_made, reset_requests, stage
+from tests.integration.release_helpers import (known_keys, publish_signed, record_evidence, requests_made,
+                                               reset_requests, stage)
 from toolkit.artifacts.config import load_store_config
 from toolkit.azure import arm
 from toolkit.artifacts.stores import open_store
 from toolkit.azure.datafactory import Factory
 from toolkit.build.application import build_application
 from toolkit.environments.target import sandbox_target
-from toolkit.paths import ENVIRONMENTS, REPO_ROOT
+from tasks.repository import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
-from toolkit.release.swap import SwapRefused, swap
+from toolkit.release.swap import SwapRefused, plan_swap
 from toolkit.environments.model import load_environment
 from toolkit.release.deployment import open_deployed
 from toolkit.release.slots import pointer
+
+PROD = load_environment(ENVIRONMENTS, "prod", "sandbox")
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +88,18 @@ def _land_data(home):
     assert isinstance(d.lake(), BlobServiceClient)
 
 
-def _swap(home, versions_, **options):
+def _swap(home, versions_, dry_run=False, wait=False, **checks):
+    """The checks, then the swap (``checks``: force, rollback), as `inv swap --yes` runs them."""
     store, by_number = versions_
-    return swap(ENVIRONMENTS, sandbox_target(home), "prod", store, _fetcher(by_number), **options)
+    planned = plan_swap(PROD, sandbox_target(home), store, known_keys(home), _fetcher(by_number), say=print, **checks)
+    return planned.run(dry_run=dry_run, wait=wait)
 
 
 @pytest.fixture(scope="module")
 def blue_green(release_sandbox, versions):
     store, by_number = versions
     home = release_sandbox
-    first = stage(home, by_number[1], "deploy-prod", infrastructure=True, evidence=store)
+    first = stage(home, by_number[1], "deploy-prod", infrastructure=True, store=store)
     assert first.outcome == "succeeded", first.error
     return home, first
 
@@ -115,7 +120,7 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
     assert version == {v1} and roots == {f"/parking-sensors/slots/{slot_1}"}
 
     live_before = _slot_state(home, slot_1)
-    second = stage(home, by_number[2], "deploy-prod", evidence=store)
+    second = stage(home, by_number[2], "deploy-prod", store=store)
     assert second.outcome == "succeeded", second.error
     slot_2 = second.slot
     assert slot_2 != slot_1 and {s.step: s.status for s in second.steps}["smoke-test"] == "changed"
@@ -166,7 +171,7 @@ def test_an_infrastructure_redeploy_after_a_swap_keeps_production_on_its_live_sl
     drift_parameters = {"environment": "prod", "keyVaultAdminObjectId": "x", "databricksSku": "standard", **names}
     arm.deploy(d.arm, d.resource_group, drift, drift_parameters, "drift", print)
 
-    report = stage(home, by_number[2], "deploy-prod", infrastructure=True, evidence=store)
+    report = stage(home, by_number[2], "deploy-prod", infrastructure=True, store=store)
     assert report.outcome == "succeeded", report.error
     infrastructure = next(s for s in report.steps if s.step == "infrastructure")
     assert infrastructure.status == "changed" and any("Microsoft.Databricks/workspaces" in c
@@ -182,7 +187,7 @@ def _slot_state(home, slot):
     """What a slot is made of: its objects, its marker, its cluster's libraries and state."""
     from toolkit.databricks import clusters
     from toolkit.databricks.workspace_files import existing_objects
-    from toolkit.release.steps.application import read_marker
+    from toolkit.release.markers import read_marker
 
     d = _prod(home)
     root = f"/parking-sensors/slots/{slot}"
@@ -241,7 +246,7 @@ def test_forged_staging_evidence_is_refused_by_swap_and_deploy_prod_before_any_w
         message = _unchanged_by(home, lambda: _swap(home, versions))
         reset_requests(home)
         with pytest.raises(PromotionRefused) as refused:
-            stage(home, by_number[2], "deploy-prod", evidence=store)
+            stage(home, by_number[2], "deploy-prod", store=store)
         assert requests_made(home)["writes"] == 0
     finally:
         for name, data in kept.items():
@@ -278,7 +283,7 @@ def test_deploy_prod_refuses_a_version_without_promotion_evidence_before_any_cal
     home, _ = blue_green
     reset_requests(home)
     with pytest.raises(PromotionRefused, match="prod accepts only versions that passed qa and staging: version "):
-        stage(home, versions[1][2], "deploy-prod", evidence=LocalStore(tmp_path))
+        stage(home, versions[1][2], "deploy-prod", store=LocalStore(tmp_path))
     assert requests_made(home)["reads"] + requests_made(home)["writes"] == 0
 
 
@@ -287,19 +292,19 @@ def test_triggers_start_and_stop_only_what_differs(blue_green):
 
     home, _ = blue_green
     target = sandbox_target(home)
-    assert set_triggers(ENVIRONMENTS, target, "prod", None, "stop", None, False, print) == []  # kept stopped
+    assert set_triggers(PROD, target, None, "stop", None, False, print) == []  # kept stopped
     reset_requests(home)
-    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", None, True, print) == ["T_Daily"]
+    assert set_triggers(PROD, target, None, "start", None, True, print) == ["T_Daily"]
     assert requests_made(home)["writes"] == 0  # a dry run
-    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", "T_Daily", False, print) == ["T_Daily"]
-    assert set_triggers(ENVIRONMENTS, target, "prod", None, "start", None, False, print) == []
-    assert set_triggers(ENVIRONMENTS, target, "prod", None, "stop", None, False, print) == ["T_Daily"]
+    assert set_triggers(PROD, target, None, "start", "T_Daily", False, print) == ["T_Daily"]
+    assert set_triggers(PROD, target, None, "start", None, False, print) == []
+    assert set_triggers(PROD, target, None, "stop", None, False, print) == ["T_Daily"]
     records = ledger.read_ledger(_prod(home).lake())[0]["records"]
     assert [r["event"] for r in records[-2:]] == ["triggers-started", "triggers-stopped-by-hand"]
     from toolkit.configuration import ConfigError
 
     with pytest.raises(ConfigError, match="prod has no trigger 'T_Hourly' \\(it has: T_Daily\\)"):
-        set_triggers(ENVIRONMENTS, target, "prod", None, "start", "T_Hourly", False, print)
+        set_triggers(PROD, target, None, "start", "T_Hourly", False, print)
 
 
 def test_restart_cluster_restarts_the_named_slots_cluster(blue_green):
@@ -313,16 +318,16 @@ def test_restart_cluster_restarts_the_named_slots_cluster(blue_green):
         d.rest, d.resource_group, d.output("dataFactoryName")).global_parameters())["notebook_root"]
         .startswith(f"/parking-sensors/slots/{s}/"))
     reset_requests(home)
-    cluster_id = restart_cluster(ENVIRONMENTS, target, "prod", None, idle, True, print)
+    cluster_id = restart_cluster(PROD, target, None, idle, True, print)
     assert requests_made(home)["writes"] == 0
     assert cluster_id == clusters.find_cluster(d.workspace, f"parking-sensors-{idle}")["cluster_id"]
-    assert restart_cluster(ENVIRONMENTS, target, "prod", None, idle, False, print) == cluster_id
+    assert restart_cluster(PROD, target, None, idle, False, print) == cluster_id
     assert clusters.find_cluster(d.workspace, f"parking-sensors-{idle}")["state"] == "RUNNING"
     assert ledger.read_ledger(d.lake())[0]["records"][-1]["event"] == "cluster-restarted"
     from toolkit.configuration import ConfigError
 
     with pytest.raises(ConfigError, match="prod has no slot 'purple'"):
-        restart_cluster(ENVIRONMENTS, target, "prod", None, "purple", True, print)
+        restart_cluster(PROD, target, None, "purple", True, print)
 
 
 def test_rotating_the_factorys_token_replaces_it_once_and_the_factory_keeps_running(blue_green):
@@ -334,17 +339,17 @@ def test_rotating_the_factorys_token_replaces_it_once_and_the_factory_keeps_runn
     target = sandbox_target(home)
     d = _prod(home)
     before = read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG]
-    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 0, True, print) is True  # dry run
+    assert rotate_secret(PROD, target, None, "databricksToken", 0, True, print) is True  # dry run
     assert read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG] == before
-    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 0, False, print) is True
+    assert rotate_secret(PROD, target, None, "databricksToken", 0, False, print) is True
     after = read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG]
     assert after != before and before not in {t.token_id for t in d.workspace.tokens.list()}  # the old one revoked
     # Retried within the minimum age: not rotated twice.
-    assert rotate_secret(ENVIRONMENTS, target, "prod", None, "databricksToken", 60, False, print) is False
+    assert rotate_secret(PROD, target, None, "databricksToken", 60, False, print) is False
     assert read_secret(d.secrets, "databricksToken").tags[TOKEN_ID_TAG] == after
     assert _ingest(home)[0]  # Data Factory reads the new token from the vault
     with pytest.raises(OperationFailed, match="lake's account key"):
-        rotate_secret(ENVIRONMENTS, target, "prod", None, "datalakeKey", 0, True, print)
+        rotate_secret(PROD, target, None, "datalakeKey", 0, True, print)
 
 
 def test_a_failed_run_is_rerun_from_its_failed_activity(blue_green):
@@ -367,17 +372,17 @@ def test_a_failed_run_is_rerun_from_its_failed_activity(blue_green):
     for name, data in source.items():  # they land
         lake.upload_blob(name, data, overwrite=True)
     reset_requests(home)
-    assert rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, True, print)["runId"] == \
+    assert rerun_failed(PROD, target, None, failed["runId"], 10, True, print)["runId"] == \
         failed["runId"]
     assert requests_made(home)["writes"] == 0  # a dry run
-    recovered = rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, False, print)
+    recovered = rerun_failed(PROD, target, None, failed["runId"], 10, False, print)
     assert recovered["status"] == "Succeeded" and recovered["runGroupId"] == failed["runGroupId"]
     rerun_activities = {a["activityName"]: a for a in factory.activity_runs(recovered["runId"])}
     assert "SetInFileFolder" not in rerun_activities  # it succeeded the first time: not run again
     assert rerun_activities["StandardizeData"]["input"]["baseParameters"]["infilefolder"] == infilefolder
     with pytest.raises(OperationFailed, match="has been rerun already"):
-        rerun_failed(ENVIRONMENTS, target, "prod", None, failed["runId"], 10, False, print)
-    assert rerun_failed(ENVIRONMENTS, target, "prod", None, recovered["runId"], 10, False, print)["status"] == \
+        rerun_failed(PROD, target, None, failed["runId"], 10, False, print)
+    assert rerun_failed(PROD, target, None, recovered["runId"], 10, False, print)["status"] == \
         "Succeeded"  # nothing to rerun
 
 
@@ -396,7 +401,7 @@ def test_a_run_in_flight_finishes_on_its_slot_and_holds_off_a_deploy_to_it(blue_
     forced = _swap(home, versions, force=True)  # its idle slot was never smoke-tested: forced, and recorded
     assert forced.outcome == "succeeded" and forced.forced
     assert ledger.read_ledger(d.lake())[0]["records"][-1]["forced"] == forced.forced
-    refused = stage(home, by_number[2], "deploy-prod", evidence=store)
+    refused = stage(home, by_number[2], "deploy-prod", store=store)
     assert refused.outcome == "failed" and f"pipeline run {in_flight} of {tests.pipeline}" in refused.error
     assert f"it runs on slot {forced.from_slot}" in refused.error
     run, activities = wait_for_run(factory, in_flight, 10, print)
@@ -405,5 +410,5 @@ def test_a_run_in_flight_finishes_on_its_slot_and_holds_off_a_deploy_to_it(blue_
              .notebook_task.notebook_path.rsplit("/", 2)[0] for a in activities
              if a["activityType"] == "DatabricksNotebook"}
     assert paths == {started_on}  # it finished on the slot it started on
-    deployed = stage(home, by_number[2], "deploy-prod", evidence=store)
+    deployed = stage(home, by_number[2], "deploy-prod", store=store)
     assert deployed.outcome == "succeeded" and deployed.slot == forced.from_slot

@@ -13,9 +13,17 @@ def test_build_makes_a_wheel_at_the_git_version_that_imports_on_its_own(clone, t
     assert result.version == version and "dirty" not in version
     assert result.wheel.wheel.name == f"parking_sensors-{version}-py3-none-any.whl"
     info = json.loads((clone / "dist" / BUILD_INFO).read_text())
+    toolkit = f"parking_release-{version}-py3-none-any.whl"
     assert info == {"version": version, "commit": result.wheel.commit, "wheel": result.wheel.wheel.name,
-                    "wheelhouse": [], "bundle": f"bundle/{version}", "bundle_digest": result.manifest.digest,
-                    "bundle_files": len(result.manifest.files)}
+                    "wheelhouse": [], "toolkit": f"toolkit/{toolkit}", "bundle": f"bundle/{version}",
+                    "bundle_digest": result.manifest.digest, "bundle_files": len(result.manifest.files)}
+    # The bundle carries the toolkit that deploys it, its lock, and the environment files as they are now.
+    roles = {f.path: f.role for f in result.manifest.files}
+    assert roles[f"toolkit/{toolkit}"] == "toolkit" and roles["toolkit/requirements.txt"] == "toolkit-requirements"
+    assert {p for p, r in roles.items() if r in ("environment", "signing-config")} == {
+        "environments/qa.toml", "environments/staging.toml", "environments/prod.toml", "environments/signing.toml"}
+    assert (result.bundle / "environments" / "prod.toml").read_bytes() == (clone / "environments" / "prod.toml") \
+        .read_bytes()
     # Only the wheel on the path, run from elsewhere: the installed-metadata version is the built one.
     code = f"import sys; sys.path.insert(0, {str(result.wheel.wheel)!r}); import parking_sensors as p; " \
            "print(p.__version__, p.__file__)"

@@ -1,20 +1,21 @@
 """The README's main command, run as a task against a sandbox of the tests' own (unit tests skipped:
-the suite runs them itself): build, lint, publish, deploy-qa, deploy-staging, deploy-prod, swap."""
+the suite runs them itself): build, lint, publish, deploy-qa, deploy-staging, deploy-prod, swap; and run again
+on the same commit, a no-op: every stage has nothing to change and nothing is written to the sandbox."""
 from invoke import Config, Context
 
-import toolkit.paths
 from tasks import rehearse as rehearse_tasks
 from toolkit.build.application import read_build_info
-from toolkit.paths import DIST
+from tasks.repository import DIST, REPO_ROOT
+from tests.integration.release_helpers import is_lock_write, requests_made, reset_requests
 
 
 def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)
+    monkeypatch.setenv("PARKING_SANDBOX_HOME", str(release_sandbox))
     # A store of the test's own: the developer's .artifacts keeps only what their own sandbox signed.
     store = tmp_path / "artifacts.toml"
     store.write_text(f'kind = "local"\npath = "{tmp_path / "store"}"\n')
-    monkeypatch.setattr(toolkit.paths, "ARTIFACTS_CONFIG", store)
-    context = Context(Config(overrides={"run": {"in_stream": False}}))
+    monkeypatch.setenv("PARKING_ARTIFACT_STORE", str(store))
+    context = Context(Config(overrides={"run": {"in_stream": False}, "parking": {"root": str(REPO_ROOT)}}))
     rehearse_tasks.rehearse(context, skip_tests=True, deployment_id="rh")
     out = capsys.readouterr().out
     built = read_build_info(DIST)["version"]
@@ -22,20 +23,35 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     for stage, environment in (("deploy-qa", "qa "), ("deploy-staging", "staging "), ("deploy-prod", "prod (slot ")):
         assert f"{stage} of {built} to {environment}" in out
     assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
-    assert "smoke-test" in out  # production's idle slot was smoke-tested
+    # Production's idle slot was smoke-tested, unless production already ran this very bundle (another test on
+    # this sandbox may have released the same commit): then deploy-prod had nothing to change.
+    assert "smoke-test" in out or f"prod already runs version {built} (bundle " in out
     # It ends with the build live in production: swapped in, unless the same bundle was live already (the
     # blue/green tests may have left it so on this sandbox).
     swapped = f"swap of {built} to prod (slot " in out
     assert swapped or f"prod already runs {built}" in out
     assert out.count("\nsucceeded in ") == 3 + swapped
+    from tasks.repository import ENVIRONMENTS
+    from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
-    from toolkit.paths import ENVIRONMENTS
     from toolkit.release.status import environment_status
 
-    prod = environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "prod", None, last=3)
+    prod = environment_status(load_environment(ENVIRONMENTS, "prod", "sandbox"), sandbox_target(release_sandbox), None,
+                              last=3)
     live = next(s for s in prod["slots"] if s["live"])
     assert (live["version"], live["bundle_digest"]) == (built, read_build_info(DIST)["bundle_digest"])
     assert f"rehearsal passed: version {built} released to qa (rh), staging and prod" in out
+
+    # Again, on the same commit: production already runs this bundle, QA and staging passed it and nothing
+    # changed. The only writes the sandbox sees are the environment lock's own (its lease and holder).
+    reset_requests(release_sandbox)
+    rehearse_tasks.rehearse(context, skip_tests=True, deployment_id="rh")
+    again = capsys.readouterr().out
+    assert again.count("; nothing to change") == 3, again
+    assert f"prod already runs version {built} (bundle " in again and f"prod already runs {built}: no swap" in again
+    made = requests_made(release_sandbox)
+    writes = [w for w in made["write_requests"] if not is_lock_write(w)]
+    assert writes == [], writes
 
 
 def test_staging_hydrates_from_production_incrementally(release_sandbox, monkeypatch):
@@ -43,7 +59,7 @@ def test_staging_hydrates_from_production_incrementally(release_sandbox, monkeyp
     from toolkit.azure import arm
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
-    from toolkit.paths import ENVIRONMENTS
+    from tasks.repository import ENVIRONMENTS
     from toolkit.release.deployment import Deployment, Options
     from toolkit.release.steps.data import Data
 

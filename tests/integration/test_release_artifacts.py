@@ -5,9 +5,9 @@ import json
 import pytest
 from invoke import Config, Context, Exit
 
-from tasks import artifacts as artifact_tasks
+from parking_release import artifacts as artifact_tasks
 from toolkit.build.application import build_application
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 def _tree(folder):
@@ -47,18 +47,20 @@ def test_a_bundle_is_never_assembled_from_broken_definitions(clone, tmp_path):
 
 def test_publish_fetch_and_list_through_the_tasks_on_azurite(azurite, blob_container, tmp_path, monkeypatch,
                                                              capsys, release_sandbox):
-    import toolkit.paths
+    import shutil
+
+    from tasks.repository import ENVIRONMENTS
     from toolkit.bundle.manifest import SIGNATURE
 
-    dist = tmp_path / "dist"
-    build = build_application(REPO_ROOT, dist)
-    monkeypatch.setattr(toolkit.paths, "DIST", dist)
-    monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)  # its vault signs, its keys are trusted
+    # A clone's layout of the test's own: its environment files, and a build in its dist/.
+    shutil.copytree(ENVIRONMENTS, tmp_path / "environments")
+    build = build_application(REPO_ROOT, tmp_path / "dist")
+    monkeypatch.setenv("PARKING_SANDBOX_HOME", str(release_sandbox))  # its vault signs, its keys are trusted
     monkeypatch.setenv("TEST_AZURITE_CS", azurite.connection_string())
     config = tmp_path / "artifacts.toml"
     config.write_text(f'kind = "blob"\ncontainer = "{blob_container.container_name}"\nauth = "connection-string"\n'
                       'connection_string_env = "TEST_AZURITE_CS"\n')
-    c = Context(Config(overrides={"run": {"in_stream": False}}))
+    c = Context(Config(overrides={"run": {"in_stream": False}, "parking": {"root": str(tmp_path)}}))
 
     artifact_tasks.publish(c, store_config=str(config), json_=True)
     report = json.loads(capsys.readouterr().out)

@@ -8,7 +8,7 @@ from toolkit.azure import arm, names
 from toolkit.azure.rest import ArmRest
 from toolkit.environments.model import load_environment
 from toolkit.environments.target import sandbox_target
-from toolkit.paths import ENVIRONMENTS
+from tasks.repository import ENVIRONMENTS
 from toolkit.release.plan import StageReport, StepFailed, run_steps
 from toolkit.release.stages import qa_down
 from toolkit.release.steps.infrastructure import Infrastructure
@@ -67,12 +67,12 @@ def test_a_torn_down_qa_environment_is_deployed_again_under_the_same_id(release_
     assert d_again.outputs == d.outputs  # the same names, deployed again
 
     # The teardown itself: the group, then its soft-deleted vault; nothing blocks the same id afterwards.
-    assert qa_down(ENVIRONMENTS, target, LONGEST_ID, False, lines.append)
+    assert qa_down(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, LONGEST_ID, False, lines.append)
     assert lines[-1] == f"purging soft-deleted vault {vault} (australiaeast)"
     assert names.deleted_vaults_of_group(rest, group) == []
     third, _ = _infrastructure(home, published_bundle, LONGEST_ID, lines)
     assert third.outcome == "succeeded", third.error
-    assert qa_down(ENVIRONMENTS, target, LONGEST_ID, False, lines.append)
+    assert qa_down(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, LONGEST_ID, False, lines.append)
 
 
 def test_a_name_held_by_another_resource_group_is_refused_at_plan_time(release_sandbox, published_bundle):

@@ -12,7 +12,7 @@ import pytest
 from tests.integration.release_helpers import (deployment, environment_state, is_lock_write, requests_made,
                                                reset_requests, set_faults, stage)
 from toolkit.environments.model import load_environment
-from toolkit.paths import ENVIRONMENTS, REPO_ROOT
+from tasks.repository import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
 from toolkit.release.lock import LEASE_SECONDS, EnvironmentLock, LockHeld, break_lock, current_holder
 
@@ -73,11 +73,12 @@ def test_status_shows_what_the_factory_runs_and_the_ledger(first_qa, release_san
     from toolkit.release.status import environment_status
 
     manifest = published_bundle[0]
-    found = environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "qa", "it1")
+    qa = load_environment(ENVIRONMENTS, "qa", "sandbox")
+    found = environment_status(qa, sandbox_target(release_sandbox), "it1")
     assert found["factory_runs"]["notebook_root"] == f"/parking-sensors/releases/{manifest.version}/notebooks"
     events = [(r["event"], r["outcome"]) for r in found["records"]]
     assert ("integration-tests", "passed") in events and ("deploy", "succeeded") in events
-    assert environment_status(ENVIRONMENTS, sandbox_target(release_sandbox), "qa", "none")["deployed"] is False
+    assert environment_status(qa, sandbox_target(release_sandbox), "none")["deployed"] is False
 
 
 def test_a_second_deploy_of_the_same_version_makes_no_write(first_qa, release_sandbox, published_bundle):
@@ -365,16 +366,17 @@ def test_missing_metastore_privileges_fail_the_plan_in_one_line_before_any_write
     assert [w for w in made if w.startswith("databricks") and "/jobs/" not in w] == [], made
 
 
-def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, published_bundle):
-    from toolkit.environments.target import sandbox_target
-    from toolkit.release.deployment import Options
-    from toolkit.release.stages import run_stage
+def test_an_unreachable_endpoint_fails_the_step_in_one_line(release_sandbox, published_bundle, monkeypatch):
+    from toolkit.environments import target as targets
 
-    target = sandbox_target(release_sandbox)
-    target.arm_url = "https://127.0.0.1:9"  # nothing listens on the discard port
-    manifest, bundle, _ = published_bundle
-    report = run_stage("deploy-qa", ENVIRONMENTS, target, bundle, manifest, Options(deployment_id="nowhere"),
-                       lambda line: None, None)
+    reachable = targets.sandbox_target
+
+    def unreachable(home):
+        found = reachable(home)
+        found.arm_url = "https://127.0.0.1:9"  # nothing listens on the discard port
+        return found
+    monkeypatch.setattr(targets, "sandbox_target", unreachable)
+    report = stage(release_sandbox, published_bundle, "deploy-qa", [], deployment_id="nowhere")
     assert report.outcome == "failed"
     assert report.error.startswith("infrastructure: while planning: cannot reach the service")
     assert "\n" not in report.error
@@ -423,7 +425,7 @@ def test_a_new_version_replaces_the_wheel_and_restarts_the_cluster_once(
     assert f"uninstall {wheel.path.rsplit('/', 1)[-1]} (older release)" in changes
     assert changes[-1] == "restart cluster parking-sensors (so the new library versions take effect)"
     plan.apply()
-    cluster_id = d.values["cluster_id"]
+    cluster_id = plan.learned["cluster_id"]  # what the step tells the steps after it
     clusters.wait_until_settled(d.workspace, cluster_id, print)
     assert set(clusters.installed_libraries(d.workspace, cluster_id)) == {
         f"/Workspace{d.release_root}/libs/{renamed.rsplit('/', 1)[-1]}"}
@@ -442,13 +444,13 @@ def test_qa_down_removes_an_environment_and_a_second_time_finds_nothing(first_qa
     client = arm.resource_client(target)
     for deployment_id in ("flt", "kil"):
         lines = []
-        assert qa_down(ENVIRONMENTS, target, deployment_id, True, lines.append)
+        assert qa_down(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, deployment_id, True, lines.append)
         assert arm.group_exists(client, f"rg-parking-qa-{deployment_id}")  # the dry run deleted nothing
-        assert qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
+        assert qa_down(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, deployment_id, False, lines.append)
         assert not arm.group_exists(client, f"rg-parking-qa-{deployment_id}")
         # The metastore outlives the resource group: the deployment's objects went first.
         name = f"parking_qa_{deployment_id}"
         assert {f"deleted catalog {name}", f"deleted external location {name}_lake",
                 f"deleted storage credential {name}_connector"} <= set(lines)
-        assert not qa_down(ENVIRONMENTS, target, deployment_id, False, lines.append)
+        assert not qa_down(load_environment(ENVIRONMENTS, "qa", "sandbox"), target, deployment_id, False, lines.append)
         assert lines[-1] == f"resource group rg-parking-qa-{deployment_id} does not exist: nothing to remove"

@@ -10,7 +10,7 @@ from parking_sensors.tables import Lake
 from sandbox.notebook.runner import LocalRuntime, NotebookFailed
 from tests.conftest import write_extract
 from toolkit.local.sample_load import SampleLoad, run_sample_load
-from toolkit.paths import NOTEBOOKS
+from tasks.repository import NOTEBOOKS, SAMPLE_DATA
 
 LOADED_ON = "2026-11-26T10:15:30Z"
 TABLES = ("dim_parking_bay", "dim_location", "dim_st_marker", "fact_parking")
@@ -29,7 +29,7 @@ def _snapshot(spark, lake_root):
 def first_load(spark, tmp_path_factory):
     runtime = LocalRuntime(spark, dbfs_root=tmp_path_factory.mktemp("dbfs"))
     load = SampleLoad(tmp_path_factory.mktemp("lake"), "load-1", LOADED_ON)
-    summaries = run_sample_load(runtime, load)
+    summaries = run_sample_load(runtime, load, NOTEBOOKS, SAMPLE_DATA)
     return runtime, load, summaries, _snapshot(spark, load.lake)
 
 

@@ -17,7 +17,7 @@ from sandbox.http import Faults
 from sandbox.latency_proxy import serve
 from sandbox.storage import ManagedStorage
 from sandbox.storage_gateway import StorageGateway
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 def test_widget_paths_under_a_mount_point_at_its_local_folder(tmp_path):

@@ -11,7 +11,7 @@ from databricks.sdk.service.workspace import ImportFormat
 from sandbox.server import Sandbox
 from tests.conftest import SAMPLE, requests_trusting
 from toolkit.build.application import build_application
-from toolkit.paths import NOTEBOOKS
+from tasks.repository import NOTEBOOKS
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from azure.storage.blob import BlobServiceClient
 from sandbox.connection import SandboxConnection
 from sandbox.lifecycle import STORAGE_ACCOUNTS, SandboxError, _alive, down, process_groups, reset, status, up
 from tests.template_parameters import template_parameters
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 def _children(parent: int) -> list[int]:

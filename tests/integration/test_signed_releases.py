@@ -7,8 +7,7 @@ import shutil
 import pytest
 from invoke import Config, Context, Exit
 
-import toolkit.paths
-from tasks import artifacts as artifact_tasks, release
+from parking_release import artifacts as artifact_tasks, release
 from tests.integration.release_helpers import requests_made, reset_requests, signer
 from toolkit.artifacts.publish import publish
 from toolkit.artifacts.stores import LocalStore
@@ -16,8 +15,10 @@ from toolkit.bundle.manifest import MANIFEST, SIGNATURE
 
 
 @pytest.fixture
-def sandbox_tasks(release_sandbox, monkeypatch):
-    monkeypatch.setattr(toolkit.paths, "SANDBOX_HOME", release_sandbox)
+def sandbox_tasks(release_sandbox, monkeypatch, tmp_path):
+    """The tasks as an installed toolkit runs them (no clone), on the test sandbox."""
+    monkeypatch.setenv("PARKING_SANDBOX_HOME", str(release_sandbox))
+    monkeypatch.chdir(tmp_path)
     return Context(Config(overrides={"run": {"in_stream": False}}))
 
 
@@ -88,7 +89,7 @@ def test_a_rotated_key_is_refused_until_trusted_then_both_keys_are_accepted(
     from azure.keyvault.keys import KeyClient
 
     from sandbox.connection import SandboxConnection
-    from toolkit.paths import ENVIRONMENTS
+    from tasks.repository import ENVIRONMENTS
     from toolkit.signing.trusted_keys import load_trusted_keys, public_key_pem, render, TrustedKey
 
     store, config, version = own_store
@@ -100,12 +101,13 @@ def test_a_rotated_key_is_refused_until_trusted_then_both_keys_are_accepted(
     signing = tmp_path / "signing.toml"
     signing.write_text((ENVIRONMENTS / "signing.toml").read_text().replace(
         'bundles = "release-signer"', 'bundles = "rotation-test-signer"'))
-    trusted = list(load_trusted_keys(release_sandbox / "trusted-keys.toml").keys)
+    sandbox_keys = load_trusted_keys(release_sandbox / "trusted-keys.toml")
+    trusted = list(sandbox_keys.keys)
 
     def trust(*versions):
         path = tmp_path / "trusted-keys.toml"
         listed = [TrustedKey(name="release-signer", key_id=k.id, public_key=public_key_pem(k.key)) for k in versions]
-        path.write_text(render(trusted + listed))
+        path.write_text(render(trusted + listed, sandbox_keys.trust))
         monkeypatch.setenv("PARKING_TRUSTED_KEYS", str(path))
 
     def resign():
@@ -149,13 +151,17 @@ def test_a_rotated_key_is_refused_until_trusted_then_both_keys_are_accepted(
 def test_sandbox_up_makes_the_signing_keys_once_and_lists_their_public_keys(release_sandbox):
     from sandbox.lifecycle import status
     from sandbox.seed import seed_signing_keys
-    from toolkit.paths import REPO_ROOT
+    from tasks.repository import REPO_ROOT
     from toolkit.signing.trusted_keys import load_trusted_keys
 
     listed = (release_sandbox / "trusted-keys.toml").read_text()
     assert seed_signing_keys(release_sandbox, REPO_ROOT) == 0  # a second up creates nothing
     assert (release_sandbox / "trusted-keys.toml").read_text() == listed
     vault = status(release_sandbox)["keyvaults"]["kv-parking-releases"]
-    keys = {k.name: k.key_id for k in load_trusted_keys(release_sandbox / "trusted-keys.toml").keys}
+    found = load_trusted_keys(release_sandbox / "trusted-keys.toml")
+    keys = {k.name: k.key_id for k in found.keys}
     assert {"release-signer", "qa-signer", "staging-signer"} <= set(keys)
+    # Which keys each environment accepts is the job's too: the sandbox's file says it for every environment.
+    assert found.bundle_trust("qa").accepted == ("release-signer",)
+    assert found.evidence_trust("prod", "staging").accepted == ("staging-signer",)
     assert all(keys[name].startswith(f"{vault}/keys/{name}/") for name in ("release-signer", "qa-signer"))

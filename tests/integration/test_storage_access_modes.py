@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from tests.integration.release_helpers import is_lock_write, requests_made, reset_requests
-from toolkit.paths import ENVIRONMENTS
+from tests.integration.release_helpers import is_lock_write, requests_made, reset_requests, stage
+from tasks.repository import ENVIRONMENTS
 
 
 def _environments(folder, mode: str):
@@ -24,13 +24,7 @@ def _environments(folder, mode: str):
 
 
 def _staging(home, published, environments, lines, **options):
-    from toolkit.environments.target import sandbox_target
-    from toolkit.release.deployment import Options
-    from toolkit.release.stages import run_stage
-
-    manifest, bundle, _ = published
-    return run_stage("deploy-staging", environments, sandbox_target(home), bundle, manifest, Options(**options),
-                     lines.append, None)
+    return stage(home, published, "deploy-staging", lines, environments=environments, **options)
 
 
 @pytest.fixture(scope="module")

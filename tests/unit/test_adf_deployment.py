@@ -6,7 +6,7 @@ import pytest
 
 from toolkit.definitions.adf_deployment import (ReplacementError, contains, deploy_order, dependents,
                                                 replace_properties)
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 ADF = REPO_ROOT / "adf"
 

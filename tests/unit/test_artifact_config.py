@@ -2,7 +2,7 @@ import pytest
 
 from toolkit.artifacts.config import BlobStoreConfig, ConfigError, LocalStoreConfig, load_store_config
 from toolkit.artifacts.stores import BlobStore, LocalStore, open_store
-from toolkit.paths import ARTIFACTS_CONFIG
+from tasks.repository import ARTIFACTS_CONFIG, REPO_ROOT
 
 
 def _config(tmp_path, text):
@@ -14,8 +14,8 @@ def _config(tmp_path, text):
 def test_the_shipped_configuration_is_a_local_folder(tmp_path):
     config = load_store_config(ARTIFACTS_CONFIG)
     assert isinstance(config, LocalStoreConfig)
-    store = open_store(config, tmp_path)
-    assert isinstance(store, LocalStore) and store.root == tmp_path / ".artifacts"
+    store = open_store(config, ARTIFACTS_CONFIG.parent)  # a relative path is relative to the file's folder
+    assert isinstance(store, LocalStore) and store.root.resolve() == REPO_ROOT / ".artifacts"
 
 
 @pytest.mark.parametrize("text, error", [
@@ -37,7 +37,7 @@ def test_errors_name_the_file_and_the_key(tmp_path, text, error):
 
 
 def test_the_azure_configuration_uses_entra_id_and_holds_no_secret():
-    from toolkit.paths import REPO_ROOT
+    from tasks.repository import REPO_ROOT
 
     config = load_store_config(REPO_ROOT / "environments" / "artifacts-azure.toml")
     assert isinstance(config, BlobStoreConfig) and config.auth == "entra" and config.account_url.startswith("https://")

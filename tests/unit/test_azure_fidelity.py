@@ -15,7 +15,7 @@ from toolkit.azure.storage import plan_copies
 from toolkit.environments import naming
 from toolkit.environments.model import load_environment
 from toolkit.environments.target import Target
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 SUBSCRIPTIONS = ("00000000-0000-0000-0000-000000000001", "5a4db0c5-0000-4000-8000-00000000cafe")
 
@@ -201,15 +201,23 @@ def test_the_release_workflows_pass_what_the_environment_files_need():
     for name in ("qa", "staging", "prod"):
         needed |= set(re.findall(r"\$\{([A-Z_]+)\}", (REPO_ROOT / "environments" / f"{name}.toml").read_text()))
     assert needed == {"AZURE_SUBSCRIPTION_ID", "AZURE_DEPLOYER_OBJECT_ID"}
+    # GitHub: every release job is release-stage.yml's one job, whose variables the toolkit reads.
     github, _ = _jobs(".github/workflows/release.yml")
-    assert needed | {"AZURE_CLIENT_ID", "AZURE_TENANT_ID"} <= set(github["env"])
-    assert github["permissions"]["id-token"] == "write"
-    text = (REPO_ROOT / ".github/workflows/release.yml").read_text()
-    assert "azure/login" not in text.split("\n", 6)[-1]  # no az CLI login whose token would expire mid-release
+    stage, stage_jobs = _jobs(".github/workflows/release-stage.yml")
+    assert needed | {"AZURE_CLIENT_ID", "AZURE_TENANT_ID"} <= set(stage_jobs["run"]["env"])
+    assert github["permissions"]["id-token"] == stage["permissions"]["id-token"] == "write"
+    # azure/login (whose token expires within minutes) only downloads the toolkit: the release itself asks GitHub
+    # for fresh OIDC tokens (ClientAssertionCredential), so every parking-release step comes after it and no
+    # parking-release step logs in.
+    steps = stage_jobs["run"]["steps"]
+    logins = [i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("azure/login")]
+    runs = [i for i, step in enumerate(steps) if str(step.get("run", "")).startswith("parking-release")]
+    assert runs and all(i < min(runs) for i in logins)
     pipelines = yaml.safe_load((REPO_ROOT / ".azure-pipelines/release.yml").read_text())
     assert {"group": "parking-sensors-azure"} in pipelines["variables"]
-    steps = [step for stage in pipelines["stages"] for job in stage["jobs"]
-             for step in (job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"])
-             if "--target azure" in str(step.get("script", ""))]
-    assert steps and all(step["env"]["SYSTEM_ACCESSTOKEN"] == "$(System.AccessToken)" and
-                         step["env"]["AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"] for step in steps)
+    template = yaml.safe_load((REPO_ROOT / ".azure-pipelines/templates/release-stage-steps.yml").read_text())
+    steps = [step for step in template["steps"] if "parking-release" in str(step.get("bash", ""))]
+    steps += [step for item in template["steps"] if isinstance(item, dict) for key, nested in item.items()
+              if key.startswith("${{") for step in nested]
+    assert len(steps) == 2 and all(step["env"]["SYSTEM_ACCESSTOKEN"] == "$(System.AccessToken)" and
+                                   step["env"]["AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"] for step in steps)

@@ -1,6 +1,6 @@
 """The README's bootstrap commands (openssl + sha256sum, before anything from a bundle is installed), run as
-documented: they let a signed bundle's wheel through, and stop a tampered wheel, a manifest edited with it, a
-bundle signed by another key, and a wheel the manifest does not list, before `pip install`."""
+documented: they let a signed bundle's toolkit through, and stop a tampered wheel or lock, a manifest edited with
+it, a bundle signed by another key, and a wheel the manifest does not list, before `pip install`."""
 import hashlib
 import json
 import re
@@ -13,9 +13,10 @@ from tests.signing_helpers import LocalSigner
 from tests.unit.test_bundle import make_bundle
 from toolkit.bundle.manifest import MANIFEST, SIGNATURE
 from toolkit.bundle.signature import sign_manifest
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
-WHEEL = "wheel/parking_release-1.0.0-py3-none-any.whl"
+WHEEL = "toolkit/parking_release-1.0.0-py3-none-any.whl"
+REQUIREMENTS = "toolkit/requirements.txt"
 
 
 def _commands() -> str:
@@ -36,8 +37,9 @@ def _pem(signer: LocalSigner, path):
 def signed(tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    manifest = make_bundle(bundle, {WHEEL: ("wheel", b"PK" + b"toolkit" * 100),
-                                    "wheel/parking_release-1.0.0-py3-none-any.whl.metadata": ("wheel", b"m"),
+    manifest = make_bundle(bundle, {WHEEL: ("toolkit", b"PK" + b"toolkit" * 100),
+                                    REQUIREMENTS: ("toolkit-requirements", b"invoke==3.0.3\n"),
+                                    "toolkit/parking_release-1.0.0-py3-none-any.whl.metadata": ("toolkit", b"m"),
                                     "notebooks/01_standardize.py": ("notebook", b"# Databricks notebook source\n")})
     signer = LocalSigner()
     (bundle / SIGNATURE).write_bytes(sign_manifest(manifest, signer).to_json())
@@ -57,7 +59,18 @@ def test_a_signed_bundles_wheel_is_verified_then_installed(signed):
     done = _run(bundle, key)
     assert done.returncode == 0, done.stderr
     assert "Verified OK" in done.stdout and f"{bundle}/{WHEEL}: OK" in done.stdout
-    assert done.stdout.strip().endswith(f"INSTALLED install {bundle}/{WHEEL}")
+    assert f"{bundle}/{REQUIREMENTS}: OK" in done.stdout
+    assert done.stdout.strip().splitlines()[-2:] == [
+        f"INSTALLED install --require-virtualenv -r {bundle}/{REQUIREMENTS}",
+        f"INSTALLED install --require-virtualenv --no-deps {bundle}/{WHEEL}"]
+
+
+def test_an_edited_lock_of_the_toolkits_dependencies_is_refused_before_pip(signed):
+    bundle, key = signed
+    (bundle / REQUIREMENTS).write_bytes(b"invoke==3.0.3\nevil==1.0\n")
+    done = _run(bundle, key)
+    assert done.returncode != 0 and "INSTALLED" not in done.stdout
+    assert f"{bundle}/{REQUIREMENTS}: FAILED" in done.stdout
 
 
 def test_a_tampered_wheel_is_refused_before_pip(signed):
@@ -98,9 +111,9 @@ def test_a_validly_signed_bundle_of_another_version_is_refused(signed):
 
 def test_an_unsigned_bundle_or_a_wheel_not_in_the_manifest_is_refused(signed):
     bundle, key = signed
-    done = _run(bundle, key, wheel="wheel/other-1.0.0-py3-none-any.whl")
+    done = _run(bundle, key, wheel="toolkit/other-1.0.0-py3-none-any.whl")
     assert done.returncode != 0 and "is not in the signed manifest" in done.stderr
-    done = _run(bundle, key, wheel="wheel/parking_release-1.0.0-py3-none-any.whl.*")  # no pattern matching
+    done = _run(bundle, key, wheel="toolkit/parking_release-1.0.0-py3-none-any.whl.*")  # no pattern matching
     assert done.returncode != 0 and "INSTALLED" not in done.stdout
     (bundle / SIGNATURE).unlink()
     done = _run(bundle, key)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from toolkit.environments.model import load_environment
-from toolkit.paths import ENVIRONMENTS, REPO_ROOT
+from tasks.repository import ENVIRONMENTS, REPO_ROOT
 from toolkit.release.deployment import Options
 from toolkit.release.steps import datafactory as step
 from toolkit.release.steps.datafactory import DataFactory, desired_definitions

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from toolkit.definitions import check_definitions
-from toolkit.paths import REPO_ROOT
+from tasks.repository import REPO_ROOT
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from toolkit.configuration import ConfigError
 from toolkit.environments.model import DatabricksTokenSecret, StorageKeySecret, load_environment
-from toolkit.paths import ENVIRONMENTS
+from tasks.repository import ENVIRONMENTS
 
 AZURE = {"AZURE_SUBSCRIPTION_ID": "00000000-1111-2222-3333-444444444444", "AZURE_DEPLOYER_OBJECT_ID": "abc"}
 

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 from tests.signing_helpers import LocalSigner
 from toolkit.artifacts.stores import LocalStore
-from toolkit.signing.trusted_keys import KnownKeys
+from toolkit.signing.trusted_keys import EnvironmentTrust, KnownKeys
 from toolkit.environments.model import load_environment
-from toolkit.paths import ENVIRONMENTS
+from tasks.repository import ENVIRONMENTS
 from toolkit.release.promotion import passed_in, promotion_gaps, record_passed
 from toolkit.release.slots import Slot, idle_slot, live_slot
 from toolkit.release.swap import swap_refusals
@@ -15,11 +15,13 @@ from toolkit.release.swap import swap_refusals
 DIGEST = "d" * 64
 PROD = load_environment(ENVIRONMENTS, "prod", "sandbox", environ={})
 SIGNERS = {name: LocalSigner(f"{name}-signer") for name in ("qa", "staging")}
-KNOWN = KnownKeys(tuple(s.trusted_key() for s in SIGNERS.values()), "the test's trusted keys")
+KNOWN = KnownKeys(tuple(s.trusted_key() for s in SIGNERS.values()), "the test's trusted keys",
+                  {"prod": EnvironmentTrust(bundles=["release-signer"],
+                                            evidence={"qa": ["qa-signer"], "staging": ["staging-signer"]})})
 
 
 def _trust(name):
-    return PROD.evidence_trust(KNOWN, name)
+    return KNOWN.evidence_trust("prod", name)
 
 
 def _passed(environment, digest=DIGEST, outcome="passed"):

@@ -6,6 +6,9 @@ class FakeDeployment:
     def __init__(self):
         self.changed_steps = []
 
+    def learn(self, values):
+        pass
+
 
 class FakeStep:
     def __init__(self, name, changes=(), fail=None, plan_error=None):

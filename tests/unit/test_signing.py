@@ -13,7 +13,8 @@ from tests.signing_helpers import LocalSigner, known, trusting
 from toolkit.configuration import ConfigError
 from toolkit.signing.signatures import Signature, SignatureRefused, verify
 from toolkit.signing.signers import load_signing_config
-from toolkit.signing.trusted_keys import TrustedKey, load_trusted_keys, render, same_key_id, trusted_keys_file
+from toolkit.signing.trusted_keys import (EnvironmentTrust, TrustedKey, load_trusted_keys, render, same_key_id,
+                                          trusted_keys_file)
 
 DOCUMENT = b'{"version": "1.0.0"}\n'
 
@@ -70,9 +71,22 @@ def test_es256_and_ps256_signatures_as_key_vault_makes_them_verify():
 def test_the_trusted_keys_file_round_trips_and_its_errors_name_the_file_and_key(tmp_path):
     first, second = LocalSigner(), LocalSigner("qa-signer")
     path = tmp_path / "trusted-keys.toml"
-    path.write_text(render([first.trusted_key(), second.trusted_key()]))
-    assert [k.key_id for k in load_trusted_keys(path).keys] == [first.key_id, second.key_id]
-    path.write_text(render([first.trusted_key(), first.trusted_key("again")]))
+    policy = {"prod": EnvironmentTrust(bundles=["release-signer"], evidence={"qa": ["qa-signer"]}),
+              "qa": EnvironmentTrust(bundles=["release-signer"])}
+    path.write_text(render([first.trusted_key(), second.trusted_key()], policy))
+    found = load_trusted_keys(path)
+    assert [k.key_id for k in found.keys] == [first.key_id, second.key_id] and found.trust == policy
+    assert found.bundle_trust("qa").accepted == ("release-signer",)
+    assert found.evidence_trust("prod", "qa").accepted == ("qa-signer",)
+    with pytest.raises(ConfigError, match=r"trusted-keys.toml: \[trust.prod\] names no key that signs staging's "
+                                          r"promotion evidence"):
+        found.evidence_trust("prod", "staging")
+    with pytest.raises(ConfigError, match=r"trusted-keys.toml: has no \[trust.staging\] table"):
+        found.bundle_trust("staging")
+    path.write_text(render([first.trusted_key()], {"qa": EnvironmentTrust(bundles=["relase-signer"])}))
+    with pytest.raises(ConfigError, match="trust.qa.bundles names relase-signer, which no \\[\\[key\\]\\] is called"):
+        load_trusted_keys(path)
+    path.write_text(render([first.trusted_key(), first.trusted_key("again")], {}))
     with pytest.raises(ConfigError, match=f"trusted-keys.toml: key id {first.key_id} is listed twice"):
         load_trusted_keys(path)
     path.write_text('[[key]]\nname = "x"\nkey_id = "https://kv/keys/x/1"\npublic_key = "nope"\n')
@@ -117,7 +131,7 @@ def test_the_signing_configuration_is_validated(tmp_path):
 
 def test_the_signing_vault_may_not_be_the_environments_own(tmp_path):
     from toolkit.environments.model import load_environment
-    from toolkit.paths import ENVIRONMENTS
+    from tasks.repository import ENVIRONMENTS
     from toolkit.release.deployment import Deployment, Options
     from toolkit.release.stages import evidence_signer
 

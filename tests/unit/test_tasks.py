@@ -12,6 +12,15 @@ from tasks import quality as quality_tasks
 from toolkit.quality.ci_definitions import task_calls, tasks_called, unknown_task_calls
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _in(root):
+    """An invoke context working from ``root`` as its clone (what --root and parking.root give)."""
+    from invoke import Config
+
+    return MockContext(config=Config(overrides={"parking": {"root": str(root)}}))
+
+
 EXPECTED = {"build", "test", "lint", "rehearse", "publish", "fetch", "verify", "ops.versions", "sandbox.up",
             "sandbox.status", "sandbox.down", "sandbox.reset", "deploy-qa", "deploy-staging", "deploy-prod", "qa-down",
             "ops.status", "swap", "ops.rollback", "ops.triggers", "ops.restart-cluster", "ops.unlock",
@@ -83,28 +92,41 @@ def test_build_task_reports_library_errors_as_one_line(monkeypatch):
 
 
 @pytest.mark.parametrize("script, names", [
-    ("./dev inv build", ["build"]),
-    ("./dev inv build --json && inv test --suite unit", ["build", "test"]),
+    ("./dev inv build", [("inv", "build")]),
+    ("./dev inv build --json && inv test --suite unit", [("inv", "build"), ("inv", "test")]),
     ("echo hi # inv nothing", []),
-    ("invoke -e lint", ["lint"]),
+    ("invoke -e lint", [("inv", "lint")]),
+    ("parking-release --root . deploy-qa --json", [("parking-release", "deploy-qa")]),
+    ("parking-release deploy-qa --version \"$V\"", [("parking-release", "deploy-qa")]),
+    ("parking-release ${{ inputs.command }}", []),
+    ("sed -n 's|\\(x\\)|\\1|p' f | openssl base64 -d", []),
 ])
 def test_task_names_are_read_from_scripts(script, names):
     assert tasks_called(script) == names
 
 
 def test_every_pipeline_calls_only_existing_tasks():
+    from parking_release.collection import release_collection
+
     calls = task_calls(REPO)
     assert {c.file for c in calls} >= {".azure-pipelines/build-qa.yml", ".azure-pipelines/build-artifacts.yml",
-                                       ".github/workflows/build-qa.yml", ".github/workflows/build-artifacts.yml"}
-    assert unknown_task_calls(REPO, tasks.ns.task_names) == []
+                                       ".github/workflows/build-qa.yml", ".github/workflows/build-artifacts.yml",
+                                       ".azure-pipelines/release.yml", ".github/workflows/release.yml"}
+    assert unknown_task_calls(REPO, tasks.ns.task_names, release_collection().task_names) == []
 
 
 def test_a_pipeline_naming_a_missing_task_is_caught(tmp_path):
+    from parking_release.collection import release_collection
+
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
-    workflow = "jobs:\n  a:\n    steps:\n      - run: ./dev inv deploy-moon\n"
+    workflow = ("jobs:\n  a:\n    steps:\n      - run: ./dev inv deploy-moon\n      - run: parking-release build\n"
+                "  b:\n    uses: ./.github/workflows/stage.yml\n    with:\n      command: deploy-mars --json\n")
     (tmp_path / ".github" / "workflows" / "x.yml").write_text(workflow)
-    assert [(c.file, c.task) for c in unknown_task_calls(tmp_path, tasks.ns.task_names)] == [
-        (".github/workflows/x.yml", "deploy-moon")]
+    found = unknown_task_calls(tmp_path, tasks.ns.task_names, release_collection().task_names)
+    assert [(c.file, c.program, c.task) for c in found] == [
+        (".github/workflows/x.yml", "inv", "deploy-moon"),
+        (".github/workflows/x.yml", "parking-release", "build"),  # a clone's task: not in the installed toolkit
+        (".github/workflows/x.yml", "parking-release", "deploy-mars")]
 
 
 def test_sandbox_reset_asks_first_and_yes_skips_the_question(monkeypatch, capsys):
@@ -124,7 +146,7 @@ def test_sandbox_reset_asks_first_and_yes_skips_the_question(monkeypatch, capsys
 def test_sandbox_status_prints_each_service_and_its_endpoint(monkeypatch, capsys, tmp_path):
     from tasks import local_cloud
 
-    monkeypatch.setattr("toolkit.paths.SANDBOX_HOME", tmp_path)
+    monkeypatch.setenv("PARKING_SANDBOX_HOME", str(tmp_path))
     local_cloud.status(Context())
     out = capsys.readouterr().out
     assert "storage (Azurite)  stopped" in out and "control plane      stopped" in out
@@ -150,7 +172,7 @@ def _empty_store(tmp_path):
 
 
 def test_deploying_an_unknown_version_fails_in_one_line_before_any_cloud_call(tmp_path, monkeypatch):
-    from tasks import release
+    from parking_release import release
 
     monkeypatch.setattr(release, "target_for", lambda *a: pytest.fail("no target may be reached"))
     with pytest.raises(Exit) as raised:
@@ -159,31 +181,40 @@ def test_deploying_an_unknown_version_fails_in_one_line_before_any_cloud_call(tm
     assert "\n" not in raised.value.message and raised.value.code == 1
 
 
-def test_a_bad_environment_file_fails_the_stage_naming_file_and_key(tmp_path, monkeypatch):
-    import toolkit.paths
-    from tasks import release
+def test_a_bad_environment_file_in_the_bundle_fails_the_stage_naming_file_and_key(tmp_path, monkeypatch):
+    from parking_release import release
+    from tests.signing_helpers import LocalSigner
+    from tests.unit.test_bundle import make_bundle
+    from toolkit.artifacts.publish import publish
+    from toolkit.artifacts.stores import LocalStore
+    from toolkit.signing.trusted_keys import EnvironmentTrust, render
 
-    folder = tmp_path / "environments"
-    folder.mkdir()
-    text = (toolkit.paths.ENVIRONMENTS / "staging.toml").read_text()
-    (folder / "staging.toml").write_text(text.replace('lake_container = "datalake"', 'lake_container = "Data Lake"'))
-    monkeypatch.setattr(toolkit.paths, "ENVIRONMENTS", folder)
+    text = (tasks.repository.ENVIRONMENTS / "staging.toml").read_text()
+    bad = text.replace('lake_container = "datalake"', 'lake_container = "Data Lake"').encode()
+    make_bundle(tmp_path / "bundle", {"environments/staging.toml": ("environment", bad),
+                                      "notebooks/01_standardize.py": ("notebook", b"# Databricks notebook source\n")})
+    signer = LocalSigner()
+    publish(tmp_path / "bundle", LocalStore(tmp_path / "store"), signer, show_progress=False)
+    keys = tmp_path / "trusted-keys.toml"
+    keys.write_text(render([signer.trusted_key()], {"staging": EnvironmentTrust(bundles=["release-signer"])}))
+    monkeypatch.setenv("PARKING_TRUSTED_KEYS", str(keys))
     monkeypatch.setattr(release, "target_for", lambda *a: pytest.fail("no target may be reached"))
+    monkeypatch.chdir(tmp_path)  # no clone: the fetched bundle goes to .parking-release/
     with pytest.raises(Exit) as raised:
-        release.deploy_staging(MockContext(), version="9.9.9", store_config=_empty_store(tmp_path))
+        release.deploy_staging(MockContext(), version="1.0.0", store_config=_empty_store(tmp_path))
     assert raised.value.code == 2
-    assert "staging.toml: databricks.lake_container: " in raised.value.message
+    assert "fetched/1.0.0/environments/staging.toml: databricks.lake_container: " in raised.value.message
 
 
 def test_an_unknown_target_is_refused():
-    from tasks import common
+    from parking_release import common
 
     with pytest.raises(Exit, match="unknown target 'prod-azure': expected sandbox or azure"):
-        common.target_for("prod-azure", "qa")
+        common.target_for("prod-azure", None)
 
 
 def test_an_unknown_target_is_named_before_any_environment_variable_is_asked_for(monkeypatch, tmp_path):
-    from tasks import release
+    from parking_release import release
 
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     with pytest.raises(Exit) as raised:
@@ -193,7 +224,7 @@ def test_an_unknown_target_is_named_before_any_environment_variable_is_asked_for
 
 
 def test_an_empty_version_is_refused_not_read_as_the_last_build(tmp_path, capsys):
-    from tasks import artifacts, release
+    from parking_release import artifacts, release
 
     with pytest.raises(Exit, match="deploy-prod failed: --version is empty") as raised:
         release.deploy_prod(MockContext(), version="", store_config=_empty_store(tmp_path))
@@ -206,13 +237,14 @@ def test_an_empty_version_is_refused_not_read_as_the_last_build(tmp_path, capsys
 def test_with_json_a_refusal_is_a_document_on_stdout(monkeypatch, tmp_path, capsys):
     import json
 
-    from tasks import release
+    from parking_release import release
     from toolkit.release.swap import SwapRefused
 
     def refuse(*args, **kwargs):
         raise SwapRefused("prod", "green", ["green has not passed its smoke test"])
-    monkeypatch.setattr(release, "target_for", lambda *a: object())
-    monkeypatch.setattr("toolkit.release.swap.swap", refuse)
+    monkeypatch.setattr(release, "known_keys", lambda *a: object())
+    monkeypatch.setattr(release, "deployed", lambda *a, **k: (object(), object()))
+    monkeypatch.setattr("toolkit.release.swap.plan_swap", refuse)
     refusal = "swap of prod to slot green refused: green has not passed its smoke test (nothing was changed; " \
               "--force overrides, and is recorded)"
     with pytest.raises(Exit) as raised:
@@ -233,7 +265,7 @@ def _report(outcome, statuses, stopped_by=None):
 
 
 def test_a_stage_that_did_not_succeed_says_where_it_stopped_and_what_it_changed_before(capsys):
-    from tasks import release
+    from parking_release import release
 
     with pytest.raises(Exit, match="deploy-qa failed: secrets: it broke") as raised:
         release._report(_report("failed", [("infrastructure", "changed"), ("secrets", "failed")]), False)
@@ -249,24 +281,23 @@ def test_a_stage_that_did_not_succeed_says_where_it_stopped_and_what_it_changed_
 def test_publishing_a_dirty_build_warns(monkeypatch, tmp_path, capsys):
     import json
 
-    import toolkit.paths
-    from tasks import artifacts
+    from parking_release import artifacts
     from tests.unit.test_bundle import make_bundle
 
     version = "0.1.1.dev3+gabcdef123456.dirty0123456789ab"
     (tmp_path / "dist" / "bundle" / version).mkdir(parents=True)
     make_bundle(tmp_path / "dist" / "bundle" / version, version=version)
     (tmp_path / "dist" / "build-info.json").write_text(json.dumps({"version": version}))
-    monkeypatch.setattr(toolkit.paths, "DIST", tmp_path / "dist")
+    (tmp_path / "environments").mkdir()
     from tests.signing_helpers import LocalSigner
 
     monkeypatch.setattr(artifacts, "_signer", lambda *a: LocalSigner())  # no vault in a unit test
-    artifacts.publish(MockContext(), store_config=_empty_store(tmp_path))
+    artifacts.publish(_in(tmp_path), store_config=_empty_store(tmp_path))
     assert f"warning: {version} was built from a working tree with uncommitted changes" in capsys.readouterr().err
 
 
 def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):
-    from tasks import release
+    from parking_release import release
 
     monkeypatch.delenv("GITHUB_RUN_ID", raising=False)
     monkeypatch.setenv("BUILD_BUILDID", "20261126.7")
@@ -276,9 +307,9 @@ def test_the_deployment_id_comes_from_ci_when_not_given(monkeypatch):
 
 
 def test_a_destructive_ops_task_asks_first_and_does_nothing_unless_confirmed(monkeypatch):
-    from tasks import operations as ops
+    from parking_release import operations as ops
 
-    monkeypatch.setattr(ops, "target_for", lambda *a: pytest.fail("nothing may be reached before the answer"))
+    monkeypatch.setattr(ops, "deployed", lambda *a: pytest.fail("nothing may be reached before the answer"))
     monkeypatch.setattr("builtins.input", lambda question: "n")
     for call in (lambda: ops.restart_cluster(MockContext(), env="prod", slot="blue"),
                  lambda: ops.rotate_secret(MockContext(), env="prod", name="databricksToken"),
@@ -288,7 +319,7 @@ def test_a_destructive_ops_task_asks_first_and_does_nothing_unless_confirmed(mon
 
 
 def test_ops_triggers_names_a_wrong_action():
-    from tasks import operations as ops
+    from parking_release import operations as ops
 
     with pytest.raises(Exit, match="action must be start or stop, not 'pause'") as raised:
         ops.triggers(MockContext(), env="prod", action="pause")

@@ -1,0 +1,165 @@
+"""inv deploy-qa, deploy-staging, deploy-prod, swap, qa-down: the release stages."""
+import json
+from dataclasses import asdict
+
+from invoke import Exit, task
+
+from parking_release.common import (SOURCE_HELP, check_target, chosen_version, confirm, deployed, failures,
+                                    fetched_bundle, known_keys, open_store, say, target_for)
+from parking_release.common import deployment_id as _deployment_id
+from parking_release.context import workplace
+
+_COMMON_HELP = {
+    "version": "published bundle version to deploy (default: the last `inv build`)",
+    "dry-run": "print the plan of every step and write nothing",
+    "json": "print the stage's report as JSON on stdout (progress stays on stderr)",
+    "target": "sandbox (default) or azure: Azure is only ever used when asked for by name",
+    "store-config": "artifact store configuration (default: $PARKING_ARTIFACT_STORE, else the clone's "
+                    "environments/artifacts.toml)",
+    "wait": "wait for the environment lock if another run holds it (default: fail at once, naming the holder)",
+    "digest": "the bundle digest to insist on (`inv build --json` prints it): a published bundle with another one is "
+              "refused before any call",
+}
+
+
+def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, **options):
+    from toolkit.artifacts.fetch import read_published_manifest
+    from toolkit.environments.model import load_environment
+    from toolkit.release.deployment import Options
+    from toolkit.release.stages import STAGES, run_stage
+
+    check_target(stage, target, json_)
+    with failures(stage, json_):
+        place = workplace(c)
+        version = chosen_version(stage, version, place, json_)
+        store = open_store(place, store_config)
+        read_published_manifest(store, version, digest)  # an unknown version fails before a target is reached
+        known = known_keys(target, place)
+        # The environment file is the bundle's (a settings change is released like code); what the bundle is
+        # trusted with is the job's.
+        bundle, manifest = fetched_bundle(place, store, version, known.bundle_trust(STAGES[stage]), not json_, digest)
+        environments = bundle / "environments"
+        environment = load_environment(environments, STAGES[stage], target)
+        report = run_stage(stage, environment, environments, target_for(target, place, environment), bundle, manifest,
+                           Options(dry_run=dry_run, **options), say=say, reports=place.reports, store=store,
+                           known=known)
+    _report(report, json_)
+
+
+def _report(report, json_):
+    from toolkit.release.interruption import Interrupted
+
+    if json_:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        _summary(report)
+    if report.outcome == "interrupted":
+        raise Exit(f"{report.stage} interrupted: {report.error}; the steps before it are done, and running it "
+                   "again finishes the rest", code=Interrupted(report.stopped_by or "SIGINT").exit_code)
+    if report.outcome != "succeeded":
+        raise Exit(f"{report.stage} failed: {report.error}", code=1)
+
+
+def _summary(report):
+    mode = " (dry run: nothing written)" if report.dry_run else ""
+    into = f" (slot {report.slot})" if report.slot else ""
+    print(f"\n{report.stage} of {report.version} to {report.environment}{into} on the {report.target}{mode}")
+    for step in report.steps:
+        print(f"  {step.step:<18} {step.status:<14} {step.seconds:7.1f}s  "
+              f"{len(step.changes)} change{'s' if len(step.changes) != 1 else ''}")
+    changed = [s.step for s in report.steps if s.status in ("changed", "planned")]
+    did = f"{'would change' if report.dry_run else 'changed'}: {', '.join(changed)}" if changed else None
+    if report.outcome == "succeeded":
+        print(f"succeeded in {report.seconds:.1f}s; {did or 'nothing to change'}"
+              + (f" ({report.finished})" if report.finished else ""))
+        return
+    stopped = next((s.step for s in report.steps if s.status in ("failed", "interrupted")), "before its first step")
+    print(f"{report.outcome} in {report.seconds:.1f}s at {stopped}; "
+          + (f"{did} before it" if did else "nothing changed before it"))
+
+
+_RETEST_HELP = {"retest": "run the integration tests even if this version passed them and nothing changed",
+                "prune": "delete Data Factory objects that are no longer in the bundle"}
+_INFRA_HELP = {"infra": "also deploy the ARM template (the environment exists: only when asked)"}
+_ID_HELP = {"deployment-id": "names the on-demand QA environment (1-12 lowercase letters/digits; default: CI's build "
+                             "id, else 'local')"}
+_FORCE_HELP = {"force": "accept a version that has not passed QA and staging (recorded in the ledger), and deploy "
+                        "one production already runs into the idle slot anyway"}
+
+
+@task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
+def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, target="sandbox", retest=False,
+              prune=False, store_config=None, wait=False, digest=None):
+    """Deploy a version to an on-demand QA environment: ARM, secrets, test data, workspace, app, ADF, tests."""
+    _stage(c, "deploy-qa", version=version, dry_run=dry_run, json_=json_, target=target, store_config=store_config,
+           digest=digest, deployment_id=_deployment_id(deployment_id), retest=retest, prune=prune, wait=wait)
+
+
+@task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, **_INFRA_HELP})
+def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
+                   prune=False, store_config=None, wait=False, digest=None):
+    """Deploy a version to staging: hydrate from production, app, ADF with triggers activated, tests."""
+    _stage(c, "deploy-staging", version=version, dry_run=dry_run, json_=json_, target=target,
+           store_config=store_config, digest=digest, infrastructure=infra, retest=retest, prune=prune, wait=wait)
+
+
+@task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP, **_FORCE_HELP,
+                                "retest": "run the smoke test even if the slot passed it and nothing changed"})
+def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
+                store_config=None, wait=False, force=False, digest=None):
+    """Deploy a version into production's idle slot and smoke-test it there; the live slot is not touched."""
+    _stage(c, "deploy-prod", version=version, dry_run=dry_run, json_=json_, target=target, store_config=store_config,
+           digest=digest, infrastructure=infra, retest=retest, wait=wait, force=force)
+
+
+_SWAP_HELP = {"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
+              "dry-run": "run the checks and show what the swap would write; write nothing",
+              "force": "swap even if the checks refuse (each reason is recorded in the ledger)",
+              "yes": "do not ask for confirmation", "json": "print the report as JSON on stdout",
+              "wait": _COMMON_HELP["wait"], "store-config": _COMMON_HELP["store-config"]}
+
+
+@task(help=_SWAP_HELP)
+def swap(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
+         store_config=None):
+    """Make the idle slot live (checked: deployed, smoke-tested, promoted); the old slot stays, for rollback."""
+    run_swap(c, "swap", env=env, target=target, dry_run=dry_run, force=force, yes=yes, json_=json_, wait=wait,
+             store_config=store_config, rollback=False)
+
+
+def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, store_config, rollback):
+    """swap and ops.rollback: the checks, then (after a confirmation unless --yes or --dry-run) the swap."""
+    from toolkit.release.swap import plan_swap
+
+    check_target(task_name, target, json_)
+    with failures(task_name, json_):
+        place = workplace(c)
+        store = open_store(place, store_config)
+        known = known_keys(target, place)
+        environment, chosen = deployed(place, target, env, show_progress=not json_, store=store, known=known)
+
+        def fetch(version, trust):  # the idle slot's version, once the checks passed
+            return fetched_bundle(place, store, version, trust, not json_)
+
+        planned = plan_swap(environment, chosen, store, known, fetch, force=force, rollback=rollback, say=say)
+        if not (dry_run or yes):  # what is confirmed is what the checks found
+            confirm(f"make slot {planned.idle.name} of {env} (version {planned.idle.version}) live?", yes)
+        report = planned.run(dry_run=dry_run, wait=wait)
+    _report(report, json_)
+
+
+@task(name="qa-down", help={"deployment-id": "the QA environment to remove (as given to deploy-qa)",
+                            "dry-run": "say what would be deleted and delete nothing",
+                            "target": "sandbox (default) or azure", "yes": "do not ask for confirmation",
+                            **SOURCE_HELP})
+def qa_down(c, deployment_id=None, dry_run=False, target="sandbox", yes=False, version=None, store_config=None):
+    """Remove an on-demand QA environment: its resource group and everything in it."""
+    from toolkit.release.stages import qa_down as remove
+
+    check_target("qa-down", target)
+    deployment_id = _deployment_id(deployment_id)
+    if not dry_run:
+        confirm(f"delete the QA environment {deployment_id!r} and everything in it?", yes)
+    with failures("qa-down"):
+        environment, chosen = deployed(workplace(c), target, "qa", deployment_id, store_config, version)
+        remove(environment, chosen, deployment_id, dry_run, say)
