@@ -10,7 +10,7 @@ from parking_release.common import deployment_id as _deployment_id
 from parking_release.context import workplace
 
 _COMMON_HELP = {
-    "version": "published bundle version to deploy (default: the last `inv build`)",
+    "version": "published bundle version to deploy (default, in a clone: its last `inv build`)",
     "dry-run": "print the plan of every step and write nothing",
     "json": "print the stage's report as JSON on stdout (progress stays on stderr)",
     "target": "sandbox (default) or azure: Azure is only ever used when asked for by name",
@@ -26,6 +26,7 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, *
     from toolkit.artifacts.fetch import read_published_manifest
     from toolkit.environments.model import load_environment
     from toolkit.release.deployment import Options
+    from toolkit.release.environment_source import ENVIRONMENTS_FOLDER
     from toolkit.release.stages import STAGES, run_stage
 
     check_target(stage, target, json_)
@@ -38,7 +39,7 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, *
         # The environment file is the bundle's (a settings change is released like code); what the bundle is
         # trusted with is the job's.
         bundle, manifest = fetched_bundle(place, store, version, known.bundle_trust(STAGES[stage]), not json_, digest)
-        environments = bundle / "environments"
+        environments = bundle / ENVIRONMENTS_FOLDER
         environment = load_environment(environments, STAGES[stage], target)
         report = run_stage(stage, environment, environments, target_for(target, place, environment), bundle, manifest,
                            Options(dry_run=dry_run, **options), say=say, reports=place.reports, store=store,

@@ -27,7 +27,13 @@ class IdleSlot:
         factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
         live = live_slot(d.environment, factory.global_parameters())
         idle = idle_slot(d.environment, live)
-        plan.learned["slot"] = idle
+        running = read_marker(d.workspace, slot_root(d.environment, live)) if live else None
+        if running and (running.get("version"), running.get("bundle_digest")) == (d.version, d.manifest.digest) \
+                and not d.options.force:
+            plan.finished = (f"{d.environment.name} already runs version {d.version} (bundle "
+                             f"{d.manifest.digest[:12]}) in its live slot {live}; --force deploys it into the idle "
+                             "slot anyway")
+            return plan
         went_live = ledger.last_record(ledger.read_ledger(d.lake())[0], event="swap", outcome="succeeded")
         if live is not None and went_live is not None:
             swapped_at = _time(went_live.get("flipped_at") or went_live["when"])
@@ -37,13 +43,7 @@ class IdleSlot:
                 raise StepFailed(f"pipeline run {run['runId']} of {run['pipelineName']} started at {run['runStart']}, "
                                  f"before slot {live} went live ({went_live['when']}), and is still {run['status']}: "
                                  f"it runs on slot {idle}; wait for it (or cancel it), then deploy again")
-        running = read_marker(d.workspace, slot_root(d.environment, live)) if live else None
-        if running and (running.get("version"), running.get("bundle_digest")) == (d.version, d.manifest.digest) \
-                and not d.options.force:
-            plan.finished = (f"{d.environment.name} already runs version {d.version} (bundle "
-                             f"{d.manifest.digest[:12]}) in its live slot {live}: nothing to change (--force "
-                             "deploys it into the idle slot anyway)")
-            return plan
+        plan.learned["slot"] = idle
         held = read_marker(d.workspace, slot_root(d.environment, idle))
         plan.notes.append(f"live slot: {live or 'none yet'}; this deploy writes the idle slot {idle} (it holds "
                           f"{'version ' + held['version'] if held else 'no complete release'})")
