@@ -20,7 +20,7 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     out = capsys.readouterr().out
     built = read_build_info(DIST)["version"]
     assert "lint: no findings" in out
-    for stage, environment in (("deploy-qa", "qa "), ("deploy-staging", "staging "), ("deploy-prod", "prod (slot ")):
+    for stage, environment in (("deploy-qa", "qa "), ("deploy-staging", "staging "), ("deploy-prod", "prod ")):
         assert f"{stage} of {built} to {environment}" in out
     assert "integration-tests  changed" in out  # QA and staging ran the pipeline and the test notebook
     # Production's idle slot was smoke-tested, unless production already ran this very bundle (another test on
