@@ -74,8 +74,9 @@ def record_evidence(home: Path, store, manifest, environment: str) -> None:
 
 
 def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, store=None,
-          environments: Path | None = None, **options):
-    """``stage_name`` of the published bundle, with its own environment files (or those of ``environments``)."""
+          environments: Path | None = None, saved=None, **options):
+    """``stage_name`` of the published bundle, with its own environment files (or those of ``environments``);
+    ``saved``: the approved plan to apply."""
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
     from toolkit.release.stages import STAGES
@@ -85,7 +86,25 @@ def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | No
     environments = environments or Path(bundle) / "environments"
     environment = load_environment(environments, STAGES[stage_name], "sandbox")
     return run_stage(stage_name, environment, environments, sandbox_target(home), bundle, manifest,
-                     Options(**options), say=say, reports=None, store=store, known=known_keys(home))
+                     Options(**options), say=say, reports=None, store=store, known=known_keys(home), saved=saved)
+
+
+def saved_plan(report, published, folder: Path, **options):
+    """A dry run's report written as a saved plan, then read back as the apply job reads it (hash checked)."""
+    from toolkit.release.saved_plan import plan_document, read_plan, write_plan
+
+    manifest = published[0]
+    path = folder / f"{report.stage}-{report.environment}.plan.json"
+    digest = write_plan(path, plan_document(report, bundle_digest=manifest.digest, options=options,
+                                            expects=report.expects))
+    return read_plan(path, digest)
+
+
+def writes_by_service(home: Path) -> dict[str, int]:
+    """The sandbox's write requests since the last reset, by service, without the environment lock's own."""
+    from collections import Counter
+
+    return dict(Counter(w.split()[0] for w in requests_made(home)["write_requests"] if not is_lock_write(w)))
 
 
 def deployment(home: Path, published, environment, deployment_id: str, outputs: dict) -> Deployment:

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from tests.integration.release_helpers import (known_keys, publish_signed, record_evidence, requests_made,
-                                               reset_requests, stage)
+                                               reset_requests, saved_plan, stage, writes_by_service)
 from toolkit.artifacts.config import load_store_config
 from toolkit.azure import arm
 from toolkit.artifacts.stores import open_store
@@ -88,11 +88,25 @@ def _land_data(home):
     assert isinstance(d.lake(), BlobServiceClient)
 
 
-def _swap(home, versions_, dry_run=False, wait=False, **checks):
-    """The checks, then the swap (``checks``: force, rollback), as `inv swap --yes` runs them."""
+def _swap(home, versions_, dry_run=False, wait=False, saved=None, **checks):
+    """The checks, then the swap (``checks``: force, rollback), as `inv swap --yes` runs them (``saved``: as
+    `inv swap --plan` applies an approved plan)."""
     store, by_number = versions_
     planned = plan_swap(PROD, sandbox_target(home), store, known_keys(home), _fetcher(by_number), say=print, **checks)
-    return planned.run(dry_run=dry_run, wait=wait)
+    return planned.run(dry_run=dry_run, wait=wait, saved=saved)
+
+
+def _swap_plan(home, versions_, folder):
+    """`inv swap --plan-out`: the checks and the swap's plan, saved (and read back as the apply job reads it)."""
+    from toolkit.release.saved_plan import plan_document, read_plan, write_plan
+
+    store, by_number = versions_
+    planned = plan_swap(PROD, sandbox_target(home), store, known_keys(home), _fetcher(by_number), say=print)
+    report = planned.run(dry_run=True)
+    path = folder / "swap.plan.json"
+    digest = write_plan(path, plan_document(report, bundle_digest=planned.deployment.manifest.digest,
+                                            options={"force": False}, context=planned.context))
+    return read_plan(path, digest)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +118,7 @@ def blue_green(release_sandbox, versions):
     return home, first
 
 
-def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
+def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions, tmp_path):
     home, first = blue_green
     store, by_number = versions
     v1, v2 = by_number[1][0].version, by_number[2][0].version
@@ -120,15 +134,27 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
     assert version == {v1} and roots == {f"/parking-sensors/slots/{slot_1}"}
 
     live_before = _slot_state(home, slot_1)
-    second = stage(home, by_number[2], "deploy-prod", store=store)
+    # Version 2 planned (reads only), then exactly that plan applied: every write it makes was planned, in the
+    # number the plan announced; the only others are the environment lock's own.
+    reset_requests(home)
+    planned = stage(home, by_number[2], "deploy-prod", store=store, dry_run=True)
+    assert planned.outcome == "succeeded" and requests_made(home)["writes"] == 0
+    saved = saved_plan(planned, by_number[2], tmp_path, force=False, infrastructure=False, retest=False)
+    assert {c["action"] for s in saved.document["steps"] for c in s.get("changes", [])} >= {"import", "run"}
+    reset_requests(home)
+    second = stage(home, by_number[2], "deploy-prod", store=store, saved=saved)
     assert second.outcome == "succeeded", second.error
+    assert writes_by_service(home) == saved.document["writes"]
     slot_2 = second.slot
     assert slot_2 != slot_1 and {s.step: s.status for s in second.steps}["smoke-test"] == "changed"
     assert _slot_state(home, slot_1) == live_before  # the live slot was not written
     assert _ingest(home)[0] == {v1}  # deploying version 2 changed nothing that runs
 
-    to_2 = _swap(home, versions)
+    swap_plan = _swap_plan(home, versions, tmp_path)
+    reset_requests(home)
+    to_2 = _swap(home, versions, saved=swap_plan)
     assert to_2.outcome == "succeeded" and (to_2.from_slot, to_2.to_slot) == (slot_1, slot_2)
+    assert writes_by_service(home) == swap_plan.document["writes"]
     version, roots, clusters_2 = _ingest(home)
     assert version == {v2} and roots == {f"/parking-sensors/slots/{slot_2}"} and clusters_2 != clusters_1
 
@@ -145,6 +171,56 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions):
                      ("smoke-test", v2, slot_2, "passed"), ("deploy", v2, slot_2, "succeeded"),
                      ("swap", v2, slot_2, "succeeded"), ("swap", v1, slot_1, "succeeded")]
     assert all(r["who"] and r["bundle_digest"] for r in records[-7:])
+    assert [r.get("plan_sha256") for r in records if r["event"] in ("deploy", "swap")][-4:-1] == [
+        None, saved.sha256, swap_plan.sha256]  # the approved plans' hashes, with what they did
+
+
+def test_an_approved_plan_is_refused_with_zero_writes_when_what_it_read_changed(blue_green, versions, tmp_path):
+    """Between plan and apply: a secret rotated, the live slot swapped, a pipeline edited in the portal. Each apply
+    is refused before its first write, naming what drifted."""
+    from toolkit.azure.keyvault import read_secret, write_secret
+    from toolkit.release.saved_plan import PlanRefused
+
+    home, _ = blue_green
+    store, by_number = versions
+    d = _prod(home)
+
+    def refused(apply):
+        reset_requests(home)
+        with pytest.raises(PlanRefused) as caught:
+            apply()
+        assert writes_by_service(home) == {}
+        return str(caught.value)
+
+    def deploy_plan():
+        report = stage(home, by_number[2], "deploy-prod", store=store, dry_run=True, force=True)
+        return saved_plan(report, by_number[2], tmp_path, force=True, infrastructure=False, retest=False)
+
+    saved = deploy_plan()
+    key = read_secret(d.secrets, "datalakeKey")
+    write_secret(d.secrets, "datalakeKey", key.value)  # rotated: the same value, a new version
+    message = refused(lambda: stage(home, by_number[2], "deploy-prod", store=store, saved=saved, force=True))
+    assert f"secret datalakeKey: {key.version} -> {read_secret(d.secrets, 'datalakeKey').version}" in message
+    assert "nothing was written" in message
+
+    saved = deploy_plan()
+    live = pointer(Factory(d.rest, d.resource_group, d.output("dataFactoryName")).global_parameters())
+    swapped = _swap(home, versions, force=True)
+    assert swapped.outcome == "succeeded", swapped.error
+    try:
+        message = refused(lambda: stage(home, by_number[2], "deploy-prod", store=store, saved=saved, force=True))
+        assert f"live slot (the factory's pointer): {swapped.from_slot} -> {swapped.to_slot}" in message
+
+        swap_plan = _swap_plan(home, versions, tmp_path)
+        factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+        pipeline = factory.objects("pipeline")["P_Ingest_MelbParkingData"]
+        factory.put("pipeline", "P_Ingest_MelbParkingData", {**pipeline, "description": "edited in the portal"})
+        message = refused(lambda: _swap(home, versions, saved=swap_plan))
+        assert "pipeline P_Ingest_MelbParkingData: sha256:" in message
+    finally:
+        back = _swap(home, versions, force=True)
+        assert back.outcome == "succeeded", back.error
+    assert pointer(Factory(d.rest, d.resource_group, d.output("dataFactoryName")).global_parameters()) == live
 
 
 def test_an_infrastructure_redeploy_after_a_swap_keeps_production_on_its_live_slot(blue_green, versions):

@@ -108,8 +108,16 @@ def test_a_release_runs_from_the_installed_toolkit_outside_any_clone(installed, 
     prod = json.loads(_run(venv, "deploy-prod", "--version", version, "--infra", "--force", "--json", cwd=tmp_path,
                            env=job).stdout)
     assert prod["outcome"] == "succeeded", prod["error"]
-    swapped = json.loads(_run(venv, "swap", "--yes", "--json", cwd=tmp_path, env=job).stdout)
+    # The swap planned, then that plan applied: the approval's hash is checked first.
+    planned = json.loads(_run(venv, "swap", "--plan-out", "swap-plan.json", "--json", cwd=tmp_path, env=job).stdout)
+    assert planned["dry_run"] and planned["plan_file"]["file"] == "swap-plan.json"
+    wrong = _run(venv, "swap", "--plan", "swap-plan.json", "--plan-sha256", "0" * 64, "--yes", cwd=tmp_path, env=job,
+                 check=False)
+    assert wrong.returncode == 1 and "not the approved" in wrong.stderr
+    swapped = json.loads(_run(venv, "swap", "--plan", "swap-plan.json", "--plan-sha256",
+                              planned["plan_file"]["sha256"], "--yes", "--json", cwd=tmp_path, env=job).stdout)
     assert swapped["outcome"] == "succeeded" and swapped["version"] == version
+    assert swapped["applied_plan"]["sha256"] == planned["plan_file"]["sha256"]
     live = json.loads(_run(venv, "ops.status", "--env", "prod", "--json", cwd=tmp_path, env=job).stdout)
     assert [(s["version"], s["bundle_digest"]) for s in live["slots"] if s["live"]] == [(version, manifest.digest)]
     _run(venv, "qa-down", "--deployment-id", "pkg", "--version", version, "--yes", cwd=tmp_path, env=job)

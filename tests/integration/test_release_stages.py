@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.integration.release_helpers import (deployment, environment_state, is_lock_write, requests_made,
-                                               reset_requests, set_faults, stage)
+                                               reset_requests, saved_plan, set_faults, stage)
 from toolkit.environments.model import load_environment
 from tasks.repository import ENVIRONMENTS, REPO_ROOT
 from toolkit.release import ledger
@@ -18,10 +18,14 @@ from toolkit.release.lock import LEASE_SECONDS, EnvironmentLock, LockHeld, break
 
 
 @pytest.fixture(scope="module")
-def first_qa(release_sandbox, published_bundle):
+def first_qa(release_sandbox, published_bundle, tmp_path_factory):
+    """The first deploy of it1 as CI's plan, approve, apply runs it: planned with reads only, then that plan applied."""
+    planned = stage(release_sandbox, published_bundle, dry_run=True, deployment_id="it1")
+    saved = saved_plan(planned, published_bundle, tmp_path_factory.mktemp("plan"), deployment_id="it1",
+                       retest=False, prune=False)
     lines = []
-    report = stage(release_sandbox, published_bundle, lines=lines, deployment_id="it1")
-    return report, lines
+    report = stage(release_sandbox, published_bundle, lines=lines, deployment_id="it1", saved=saved)
+    return report, lines, saved
 
 
 class _Timed(list):
@@ -39,6 +43,11 @@ def _qa(home, published, deployment_id, outputs):
     return deployment(home, published, load_environment(ENVIRONMENTS, "qa", "sandbox"), deployment_id, outputs)
 
 
+def _lake_account(home) -> str:
+    """The lake account it1's infrastructure deployment named."""
+    return _outputs(home, None, "it1")["storageAccountName"]
+
+
 def _outputs(home, published, deployment_id):
     from toolkit.azure import arm
     from toolkit.environments.target import sandbox_target
@@ -47,8 +56,13 @@ def _outputs(home, published, deployment_id):
 
 
 def test_first_deploy_runs_every_step_and_the_integration_tests_pass(first_qa, release_sandbox, published_bundle):
-    report, lines = first_qa
+    report, lines, saved = first_qa
     assert report.outcome == "succeeded", report.error
+    # The plan could compute only the infrastructure (the group does not exist yet); every later step is marked as
+    # applied after it, relying on the names the plan expected its outputs to give, which the apply checked.
+    assert [s["status"] for s in saved.document["steps"]] == ["planned"] + ["after"] * 8
+    assert saved.document["expects"]["outputs"]["storageAccountName"] == _lake_account(release_sandbox)
+    assert any(line.startswith("[plan] ") for line in lines)
     # Every step writes on a first deploy, but mount retirement: there was never a mount.
     assert {s.step: s.status for s in report.steps} == {
         "infrastructure": "changed", "secrets": "changed", "data": "changed", "workspace": "changed",

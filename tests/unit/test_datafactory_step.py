@@ -1,6 +1,7 @@
 """The Data Factory step's plan against a factory held in memory: only differences are written, in
 dependency order; touched triggers are stopped and restored; a killed run's stopped triggers are
 restarted by the next; extra objects are deleted only when asked, triggers first."""
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -76,9 +77,17 @@ def test_a_changed_pipeline_stops_its_trigger_around_the_change(monkeypatch, rec
     factory = _factory_as_desired(d, monkeypatch, "Started", lambda o: o["pipeline"]["P_Ingest_MelbParkingData"]
                                   .update(description="older"))
     plan = DataFactory().plan(d)
-    assert [str(c) for c in plan.changes] == ["stop trigger T_Daily (touched by this change)",
+    assert [str(c) for c in plan.changes] == ["record the triggers it stops, in the ledger (T_Daily)",
+                                              "stop trigger T_Daily (touched by this change)",
                                               "update pipeline P_Ingest_MelbParkingData",
-                                              "start trigger T_Daily (restored)"]
+                                              "start trigger T_Daily (restored)",
+                                              "record the triggers it restored, in the ledger"]
+    update = plan.changes[2]
+    assert update.writes == {"arm": 1} and [r.to_dict() for r in update.reasons] == [
+        {"field": "description", "current": "older",
+         "desired": json.loads((REPO_ROOT / "adf" / "pipeline" / "P_Ingest_MelbParkingData.json").read_text())[
+             "properties"]["description"]}]
+    assert plan.reads["pipeline P_Ingest_MelbParkingData"].startswith("sha256:")
     plan.apply()
     assert [c[0] for c in factory.calls] == ["stop_trigger", "put", "start_trigger"]
     assert [r["event"] for r in records] == ["triggers-stopped", "triggers-restored"]
@@ -89,7 +98,8 @@ def test_triggers_a_killed_deploy_stopped_are_started_by_the_next(monkeypatch, r
     d = _deployment("prod")
     factory = _factory_as_desired(d, monkeypatch, "Stopped")
     plan = DataFactory().plan(d)
-    assert [str(c) for c in plan.changes] == ["start trigger T_Daily (activated)"]
+    assert [str(c) for c in plan.changes] == ["start trigger T_Daily (activated)",
+                                              "record the triggers it restored, in the ledger"]
     assert "stopped by an interrupted deploy" in plan.notes[0]
     plan.apply()
     assert factory.calls == [("start_trigger", "T_Daily")] and records[-1]["event"] == "triggers-restored"
@@ -125,6 +135,8 @@ def test_global_parameters_that_differ_are_rewritten_and_touch_every_trigger(mon
     factory = _factory_as_desired(d, monkeypatch, "Started")
     factory._globals = {**factory._globals, "clusterId": {"type": "String", "value": "old-cluster"}}
     plan = DataFactory().plan(d)
-    assert [str(c) for c in plan.changes] == ["stop trigger T_Daily (touched by this change)",
+    assert [str(c) for c in plan.changes] == ["record the triggers it stops, in the ledger (T_Daily)",
+                                              "stop trigger T_Daily (touched by this change)",
                                               "update factory adf-x global parameters (clusterId)",
-                                              "start trigger T_Daily (restored)"]
+                                              "start trigger T_Daily (restored)",
+                                              "record the triggers it restored, in the ledger"]

@@ -121,6 +121,7 @@ def failures(task_name, json_=False):
     from toolkit.release.interruption import Interrupted, interruptible, signal_name
     from toolkit.release.lock import LockHeld
     from toolkit.release.operations import OperationFailed
+    from toolkit.release.saved_plan import PlanRefused
     from toolkit.release.stages import PromotionRefused
     from toolkit.release.swap import SwapRefused
     from toolkit.signing.signatures import SignatureRefused
@@ -136,7 +137,7 @@ def failures(task_name, json_=False):
     except ConfigError as exc:
         fail(task_name, str(exc), 2, json_)
     except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed,
-            LockHeld, SignatureRefused, BundleError) as exc:
+            LockHeld, SignatureRefused, BundleError, PlanRefused) as exc:
         fail(task_name, str(exc), 1, json_)
     except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
         fail(task_name, explain_error(exc), 1, json_)

@@ -7,7 +7,7 @@ from invoke import task
 
 from parking_release.common import SOURCE_HELP, confirm, deployed, deployment_id, failures, say
 from parking_release.context import workplace
-from parking_release.release import run_swap
+from parking_release.release import PLAN_HELP, run_swap
 
 _WHERE = {"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
           "target": "sandbox (default) or azure", **SOURCE_HELP}
@@ -72,12 +72,12 @@ def unlock(c, env, deployment_id_=None, target="sandbox", yes=False, dry_run=Fal
             "dry-run": "run the checks and show what would be written; write nothing",
             "force": "roll back even if the checks refuse (recorded)", "yes": "do not ask for confirmation",
             "json": "print the report as JSON", "wait": "wait for the environment lock",
-            "store-config": SOURCE_HELP["store-config"]})
+            "store-config": SOURCE_HELP["store-config"], **PLAN_HELP})
 def rollback(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
-             store_config=None):
+             store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Put the previously live slot back: a swap, with its checks, that only goes to a slot that was live."""
     run_swap(c, "ops.rollback", env=env, target=target, dry_run=dry_run, force=force, yes=yes, json_=json_, wait=wait,
-             store_config=store_config, rollback=True)
+             store_config=store_config, rollback=True, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256)
 
 
 @task(help={**_WHERE, "action": "start or stop", "name": "the trigger (default: every trigger of the factory)",

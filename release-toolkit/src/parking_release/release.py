@@ -1,6 +1,7 @@
 """inv deploy-qa, deploy-staging, deploy-prod, swap, qa-down: the release stages."""
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from invoke import Exit, task
 
@@ -19,10 +20,18 @@ _COMMON_HELP = {
     "wait": "wait for the environment lock if another run holds it (default: fail at once, naming the holder)",
     "digest": "the bundle digest to insist on (`inv build --json` prints it): a published bundle with another one is "
               "refused before any call",
+    "plan-out": "plan with reads only (as --dry-run) and write the plan to this file as canonical JSON, for approval; "
+                "its SHA-256 is printed",
+    "plan": "apply exactly this saved plan (its version, bundle and options): refused with zero writes if what it "
+            "was computed from changed since",
+    "plan-sha256": "with --plan: the approved plan's SHA-256; another file is refused before any call",
 }
+PLAN_HELP = {k: _COMMON_HELP[k] for k in ("plan-out", "plan", "plan-sha256")}
+PLAN_OPTIONS = ("deployment_id", "infrastructure", "retest", "prune", "force")  # what a saved plan fixes
 
 
-def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, **options):
+def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, plan_out, plan, plan_sha256,
+           **options):
     from toolkit.artifacts.fetch import read_published_manifest
     from toolkit.environments.model import load_environment
     from toolkit.release.deployment import Options
@@ -31,6 +40,11 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, *
 
     check_target(stage, target, json_)
     with failures(stage, json_):
+        saved = saved_plan(stage, plan, plan_sha256, plan_out, dry_run)
+        if saved is not None:
+            version, digest = _one_of("--version", version, saved.version), _one_of("--digest", digest,
+                                                                                     saved.bundle_digest)
+            options = _plan_options(options, saved)
         place = workplace(c)
         version = chosen_version(stage, version, place, json_)
         store = open_store(place, store_config)
@@ -42,16 +56,68 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, *
         environments = bundle / ENVIRONMENTS_FOLDER
         environment = load_environment(environments, STAGES[stage], target)
         report = run_stage(stage, environment, environments, target_for(target, place, environment), bundle, manifest,
-                           Options(dry_run=dry_run, **options), say=say, reports=place.reports, store=store,
-                           known=known)
-    _report(report, json_)
+                           Options(dry_run=dry_run or bool(plan_out), **options), say=say, reports=place.reports,
+                           store=store, known=known, saved=saved)
+        written = _write_plan(plan_out, report, manifest.digest, {k: options.get(k) for k in PLAN_OPTIONS})
+    _report(report, json_, written, saved)
 
 
-def _report(report, json_):
+def saved_plan(task_name, plan, plan_sha256, plan_out, dry_run):
+    """The approved plan --plan names (None without it); the flags that cannot go with it refused."""
+    from toolkit.configuration import ConfigError
+    from toolkit.release.saved_plan import read_plan
+
+    if plan_sha256 and not plan:
+        raise ConfigError(f"{task_name}: --plan-sha256 checks the file --plan names: give --plan too")
+    if plan and (plan_out or dry_run):
+        raise ConfigError(f"{task_name}: --plan applies a saved plan; it cannot go with --plan-out or --dry-run")
+    return read_plan(Path(plan), plan_sha256) if plan else None
+
+
+def _one_of(flag, given, planned):
+    """A value the saved plan fixes: given on the command line too, it must be the plan's."""
+    from toolkit.configuration import ConfigError
+
+    if given is not None and given != planned:
+        raise ConfigError(f"{flag} {given} is not the saved plan's ({planned}): leave it out, the plan says it")
+    return planned
+
+
+def _plan_options(given, saved):
+    """The stage options the saved plan was made with (a flag given that the plan does not have is refused)."""
+    from toolkit.configuration import ConfigError
+
+    planned = dict(saved.options)
+    wrong = [f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if k in given and given[k] not in (None, False)
+             and given[k] != planned.get(k)]
+    if wrong:
+        raise ConfigError(f"{', '.join(wrong)} differ from the saved plan {saved.source}'s options "
+                          f"({planned}): the plan says what to do")
+    return {**given, **{k: planned.get(k) for k in PLAN_OPTIONS if k in given}}
+
+
+def _write_plan(plan_out, report, bundle_digest, options, context=None):
+    """The dry run's plan into ``plan_out``: (path, sha256), or None without --plan-out."""
+    from toolkit.release.saved_plan import plan_document, write_plan
+
+    if not plan_out or report.outcome != "succeeded":
+        return None
+    digest = write_plan(Path(plan_out), plan_document(report, bundle_digest=bundle_digest, options=options,
+                                                      expects=report.expects, context=context))
+    say(f"plan written to {plan_out} (sha256 {digest}): apply it with --plan {plan_out} --plan-sha256 {digest}")
+    return {"file": str(plan_out), "sha256": digest}
+
+
+def _report(report, json_, written=None, saved=None):
     from toolkit.release.interruption import Interrupted
 
     if json_:
-        print(json.dumps(asdict(report), indent=2))
+        document = asdict(report)
+        if written:
+            document["plan_file"] = written
+        if saved is not None:
+            document["applied_plan"] = {"file": saved.source, "sha256": saved.sha256}
+        print(json.dumps(document, indent=2))
     else:
         _summary(report)
     if report.outcome == "interrupted":
@@ -90,50 +156,62 @@ _FORCE_HELP = {"force": "accept a version that has not passed QA and staging (re
 
 @task(name="deploy-qa", help={**_COMMON_HELP, **_RETEST_HELP, **_ID_HELP})
 def deploy_qa(c, version=None, deployment_id=None, dry_run=False, json_=False, target="sandbox", retest=False,
-              prune=False, store_config=None, wait=False, digest=None):
+              prune=False, store_config=None, wait=False, digest=None, plan_out=None, plan=None, plan_sha256=None):
     """Deploy a version to an on-demand QA environment: ARM, secrets, test data, workspace, app, ADF, tests."""
     _stage(c, "deploy-qa", version=version, dry_run=dry_run, json_=json_, target=target, store_config=store_config,
-           digest=digest, deployment_id=_deployment_id(deployment_id), retest=retest, prune=prune, wait=wait)
+           digest=digest, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256,
+           deployment_id=None if plan and not deployment_id else _deployment_id(deployment_id), retest=retest,
+           prune=prune, wait=wait)
 
 
 @task(name="deploy-staging", help={**_COMMON_HELP, **_RETEST_HELP, **_INFRA_HELP})
 def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                   prune=False, store_config=None, wait=False, digest=None):
+                   prune=False, store_config=None, wait=False, digest=None, plan_out=None, plan=None,
+                   plan_sha256=None):
     """Deploy a version to staging: hydrate from production, app, ADF with triggers activated, tests."""
     _stage(c, "deploy-staging", version=version, dry_run=dry_run, json_=json_, target=target,
-           store_config=store_config, digest=digest, infrastructure=infra, retest=retest, prune=prune, wait=wait)
+           store_config=store_config, digest=digest, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256,
+           infrastructure=infra, retest=retest, prune=prune, wait=wait)
 
 
 @task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP, **_FORCE_HELP,
                                 "retest": "run the smoke test even if the slot passed it and nothing changed"})
 def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                store_config=None, wait=False, force=False, digest=None):
+                store_config=None, wait=False, force=False, digest=None, plan_out=None, plan=None, plan_sha256=None):
     """Deploy a version into production's idle slot and smoke-test it there; the live slot is not touched."""
     _stage(c, "deploy-prod", version=version, dry_run=dry_run, json_=json_, target=target, store_config=store_config,
-           digest=digest, infrastructure=infra, retest=retest, wait=wait, force=force)
+           digest=digest, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256, infrastructure=infra,
+           retest=retest, wait=wait, force=force)
 
 
 _SWAP_HELP = {"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
               "dry-run": "run the checks and show what the swap would write; write nothing",
               "force": "swap even if the checks refuse (each reason is recorded in the ledger)",
               "yes": "do not ask for confirmation", "json": "print the report as JSON on stdout",
-              "wait": _COMMON_HELP["wait"], "store-config": _COMMON_HELP["store-config"]}
+              "wait": _COMMON_HELP["wait"], "store-config": _COMMON_HELP["store-config"],
+              **PLAN_HELP}
 
 
 @task(help=_SWAP_HELP)
 def swap(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
-         store_config=None):
+         store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Make the idle slot live (checked: deployed, smoke-tested, promoted); the old slot stays, for rollback."""
     run_swap(c, "swap", env=env, target=target, dry_run=dry_run, force=force, yes=yes, json_=json_, wait=wait,
-             store_config=store_config, rollback=False)
+             store_config=store_config, rollback=False, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256)
 
 
-def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, store_config, rollback):
-    """swap and ops.rollback: the checks, then (after a confirmation unless --yes or --dry-run) the swap."""
+def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, store_config, rollback, plan_out=None,
+             plan=None, plan_sha256=None):
+    """swap and ops.rollback: the checks, then (after a confirmation unless --yes or --dry-run) the swap; with
+    --plan-out, the checks and the plan, saved; with --plan, that plan applied."""
     from toolkit.release.swap import plan_swap
 
     check_target(task_name, target, json_)
     with failures(task_name, json_):
+        saved = saved_plan(task_name, plan, plan_sha256, plan_out, dry_run)
+        if saved is not None:
+            force = _plan_options({"force": force}, saved)["force"]
+        dry_run = dry_run or bool(plan_out)
         place = workplace(c)
         store = open_store(place, store_config)
         known = known_keys(target, place)
@@ -145,8 +223,10 @@ def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, sto
         planned = plan_swap(environment, chosen, store, known, fetch, force=force, rollback=rollback, say=say)
         if not (dry_run or yes):  # what is confirmed is what the checks found
             confirm(f"make slot {planned.idle.name} of {env} (version {planned.idle.version}) live?", yes)
-        report = planned.run(dry_run=dry_run, wait=wait)
-    _report(report, json_)
+        report = planned.run(dry_run=dry_run, wait=wait, saved=saved)
+        written = _write_plan(plan_out, report, planned.deployment.manifest.digest, {"force": force},
+                              planned.context)
+    _report(report, json_, written, saved)
 
 
 @task(name="qa-down", help={"deployment-id": "the QA environment to remove (as given to deploy-qa)",

@@ -12,6 +12,7 @@ class SecretState:
     tags: dict[str, str]
     deleted: bool  # soft-deleted: must be recovered before it can be set
     updated_on: datetime | None = None  # when the current version was written
+    version: str | None = None  # the current version's id (a new value is a new version)
 
 
 def read_secret(client, name: str) -> SecretState:
@@ -20,7 +21,7 @@ def read_secret(client, name: str) -> SecretState:
     try:
         secret = client.get_secret(name)
         return SecretState(secret.value, dict(secret.properties.tags or {}), False,
-                           secret.properties.updated_on or secret.properties.created_on)
+                           secret.properties.updated_on or secret.properties.created_on, secret.properties.version)
     except ResourceNotFoundError:
         pass
     try:

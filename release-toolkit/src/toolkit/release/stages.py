@@ -24,6 +24,7 @@ from toolkit.release.lock import LockHeld
 from toolkit.release.errors import explain_error
 from toolkit.release.plan import StageReport, StepFailed, fail_step, run_steps
 from toolkit.release.promotion import promotion_gaps
+from toolkit.release.saved_plan import SavedPlan
 from toolkit.release.steps.application import Application
 from toolkit.release.steps.data import Data
 from toolkit.release.steps.datafactory import DataFactory
@@ -82,13 +83,15 @@ def check_promotion(environment: Environment, manifest, store, known: KnownKeys,
 
 def run_stage(stage: str, environment: Environment, environments: Path, target: Target, bundle: Path, manifest,
               options: Options, *, say: Callable[[str], None], reports: Path | None, store=None,
-              known: KnownKeys) -> StageReport:
+              known: KnownKeys, saved: SavedPlan | None = None) -> StageReport:
     """Run a stage's steps over ``environment`` (read from the bundle's ``environments`` folder); ``store`` is the
     artifact store, where passed integration tests are kept as promotion evidence and the promotion rule reads
     them. Before any call: the bundle's signature verifies with a key the job trusts for this environment (its
     trusted keys file, never the bundle), the promotion rule holds, and the key that signs this stage's evidence
-    exists."""
+    exists. ``saved``: an approved plan, the only changes this run may make (toolkit/release/saved_plan.py)."""
     verify_folder(bundle, manifest, known.bundle_trust(environment.name))
+    if saved is not None:
+        saved.check(stage, environment.name, target.name, manifest.version, manifest.digest)
     preflight(environment)
     forced = check_promotion(environment, manifest, store, known, options.force, say)
     deployment = Deployment(environment, target, bundle, manifest, options, say=say, reports=reports,
@@ -101,7 +104,9 @@ def run_stage(stage: str, environment: Environment, environments: Path, target: 
     steps = stage_steps(stage, environments, environment)
     if options.dry_run:  # reads only: no lock
         run_steps(report, steps, deployment, True, say)
+        report.expects = {"outputs": dict(deployment.resource_names)}  # what a step planned "after" relies on
     else:
+        guard = saved.guard(deployment) if saved is not None else None
         # The lock lives in the environment's lake. An environment that has one is locked before the
         # infrastructure step: a redeploy carries the factory's live pointer into the template, and a swap
         # between that read and the deployment would be undone. Only a first deployment, which creates the
@@ -112,14 +117,18 @@ def run_stage(stage: str, environment: Environment, environments: Path, target: 
             first = []
             fail_step(report, steps[0].name, f"while planning: {explain_error(exc)}", time.monotonic(), say,
                       detail=exc)
-        run_steps(report, first, deployment, False, say)
+        if saved is not None and first:  # before the first write; no lake yet, so no lock
+            saved.verify(first, deployment, say)
+        run_steps(report, first, deployment, False, say, guard)
         if report.outcome == "succeeded":
             try:
                 with deployment.locked(stage):
-                    run_steps(report, steps[len(first):], deployment, False, say)
+                    if saved is not None and not first:  # under the lock, before the first write
+                        saved.verify(steps, deployment, say)
+                    run_steps(report, steps[len(first):], deployment, False, say, guard)
                     if report.changed or report.outcome != "succeeded":
                         with shielded():  # a signal now waits for the record to be written
-                            record_deploy(deployment, report, say, forced)
+                            record_deploy(deployment, report, say, forced, saved.sha256 if saved else None)
             except LockHeld as exc:
                 report.outcome, report.error = "failed", f"lock: {exc}"
                 say(f"[lock] {exc}")
@@ -156,7 +165,7 @@ def _has_lake(deployment: Deployment) -> bool:
 
 
 def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[str], None],
-                  forced: list[str] | None = None) -> None:
+                  forced: list[str] | None = None, plan_sha256: str | None = None) -> None:
     """The deploy in the environment's ledger (a no-op re-deploy records nothing: it writes nothing)."""
     if "storageAccountName" not in deployment.outputs:
         return  # no lake to hold a ledger yet (the infrastructure step failed)
@@ -164,7 +173,7 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
         deployment.record("deploy", report.outcome, stage=report.stage, target=report.target,
                           changed=[s.step for s in report.steps if s.status == "changed"], error=report.error,
                           error_detail=report.error_detail if report.error_detail != report.error else None,
-                          forced=forced or None)
+                          forced=forced or None, plan_sha256=plan_sha256)
     except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
         say(f"could not record the deploy in the ledger: {exc if isinstance(exc, StepFailed) else explain_error(exc)}")
 

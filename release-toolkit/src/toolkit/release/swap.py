@@ -23,6 +23,7 @@ from toolkit.release.deployment import Deployment, Options, open_deployed
 from toolkit.release.lock import LockHeld
 from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.promotion import promotion_gaps
+from toolkit.release.saved_plan import PlanRefused, SavedPlan
 from toolkit.release.slots import Slot, live_slot, pointer, read_slots
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.smoke_test import EVENT as SMOKE_TEST
@@ -89,10 +90,22 @@ class PlannedSwap:
     task: str
     say: Callable[[str], None]
 
-    def run(self, dry_run: bool, wait: bool = False) -> SwapReport:
+    @property
+    def context(self) -> dict:
+        """What a saved plan of this swap was made for, besides its steps: the slots, and what was forced."""
+        return {"from_slot": self.live, "to_slot": self.idle.name, "forced": list(self.forced)}
+
+    def run(self, dry_run: bool, wait: bool = False, saved: SavedPlan | None = None) -> SwapReport:
+        """The swap (nothing written with ``dry_run``); ``saved``: the approved plan it must be."""
         started = time.monotonic()
         d, idle = self.deployment, self.idle
         d.options = Options(dry_run=dry_run, wait=wait)
+        if saved is not None:
+            saved.check(self.task, d.environment.name, d.target.name, idle.version, d.manifest.digest)
+            wrong = [f"{k} is {v!r}, the plan's is {saved.document['context'].get(k)!r}"
+                     for k, v in self.context.items() if saved.document["context"].get(k) != v]
+            if wrong:
+                raise PlanRefused(saved.source, wrong)
         report = SwapReport(self.task, d.environment.name, d.target.name, idle.version, dry_run, slot=idle.name,
                             from_slot=self.live, to_slot=idle.name, forced=list(self.forced))
         if dry_run:
@@ -100,7 +113,7 @@ class PlannedSwap:
         else:
             try:
                 with d.locked(self.task):
-                    _flip(report, d, self.factory, self.live, idle, self.say)
+                    _flip(report, d, self.factory, self.live, idle, self.say, saved)
             except LockHeld as exc:
                 report.outcome, report.error = "failed", f"lock: {exc}"
                 self.say(f"[lock] {exc}")
@@ -153,11 +166,13 @@ def plan_swap(environment: Environment, target: Target, store, known: KnownKeys,
 
 
 def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None, idle: Slot,
-          say: Callable[[str], None]) -> None:
+          say: Callable[[str], None], saved: SavedPlan | None) -> None:
     if live_slot(d.environment, factory.global_parameters()) != live:  # another swap won the race for the lock
         report.outcome, report.error = "failed", "the live slot changed while this swap waited: check `ops.status`"
         return
-    run_steps(report, [DataFactory()], d, False, say)
+    if saved is not None:  # under the lock, before the first write
+        saved.verify([DataFactory()], d, say)
+    run_steps(report, [DataFactory()], d, False, say, saved.guard(d) if saved is not None else None)
     # A run started before this moment may have read the old pointer (the record's own time is in seconds).
     flipped_at = datetime.now(timezone.utc).isoformat()
     now = factory.global_parameters()
@@ -171,4 +186,5 @@ def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None,
         say(f"{d.environment.name}: slot {idle.name} is live (version {idle.version}); slot {other} is idle"
             + (" and intact: swapping again rolls back" if live else ""))
     d.record(EVENT, report.outcome, from_slot=live, to_slot=idle.name, forced=report.forced or None,
-             error=report.error, pointer=report.pointer, flipped_at=flipped_at)
+             error=report.error, pointer=report.pointer, flipped_at=flipped_at,
+             plan_sha256=saved.sha256 if saved is not None else None)

@@ -17,7 +17,7 @@ from toolkit.databricks.workspace_files import (WorkspaceObject, delete_objects,
 from toolkit.progress import Progress
 from toolkit.release.deployment import Deployment
 from toolkit.release.markers import MARKER
-from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.plan import Difference, Plan, StepFailed
 
 LIBRARY_ROLES = {"wheel": "whl", "dependency": "whl", "jar": "jar"}
 
@@ -74,8 +74,10 @@ class Application:
         uploads: list[WorkspaceObject] = []
         stale: list[str] = []
         current_marker = read_file(workspace, marker_path)
+        plan.read(f"marker {marker_path}", current_marker.decode(errors="replace") if current_marker else None)
         if current_marker != marker:
             existing = existing_objects(workspace, d.release_root)
+            plan.read(f"objects under {d.release_root}", existing)
             wanted_objects = release_objects(d)
             if d.slot is None:  # a version's own root: what is there is this version's
                 uploads = [o for o in wanted_objects if o.path not in existing
@@ -86,15 +88,22 @@ class Application:
                 stale = sorted(p for p in existing if p not in wanted_paths and p != marker_path
                                and not any(w.startswith(p + "/") for w in wanted_paths))
                 if current_marker is not None:
-                    plan.add("remove", marker_path, f"slot {d.slot} is incomplete until this version is all there")
+                    plan.add("remove", marker_path, f"slot {d.slot} is incomplete until this version is all there",
+                             writes={"databricks": 1})
             libraries = sum(1 for o in uploads if not o.notebook)
+            # Each import is one request; import_objects first makes each folder (one request per folder).
             if libraries:
-                plan.add("upload", f"{libraries} library files", f"to {d.release_root}/libs")
+                plan.add("upload", f"{libraries} library files", f"to {d.release_root}/libs",
+                         writes={"databricks": libraries + 1})
             if len(uploads) - libraries:
-                plan.add("import", f"{len(uploads) - libraries} notebooks", f"to {d.release_root}/notebooks")
+                plan.add("import", f"{len(uploads) - libraries} notebooks", f"to {d.release_root}/notebooks",
+                         writes={"databricks": len(uploads) - libraries + 1})
             if stale:
-                plan.add("delete", f"{len(stale)} objects", f"from {d.release_root}: not in version {d.version}")
-            plan.add("write", marker_path, "marks the release root complete")
+                plan.add("delete", f"{len(stale)} objects", f"from {d.release_root}: not in version {d.version}",
+                         writes={"databricks": len(stale)})
+            was = json.loads(current_marker) if current_marker else {}
+            plan.add("write", marker_path, "marks the release root complete", writes={"databricks": 2},
+                     reasons=[Difference("version", was.get("version"), d.version)])
 
         spec = cluster_spec(d)
         try:
@@ -102,31 +111,39 @@ class Application:
         except ValueError as exc:
             raise StepFailed(str(exc)) from None
         differences = clusters.spec_differences(current, spec) if current else []
+        plan.read(f"cluster {spec['cluster_name']}", {"spec": {k: current.get(k) for k in spec},
+                                                      "state": current.get("state")} if current else None)
         if current is None:
-            plan.add("create", f"cluster {spec['cluster_name']}")
+            plan.add("create", f"cluster {spec['cluster_name']}", writes={"databricks": 1})
         elif differences:
             plan.add("update", f"cluster {spec['cluster_name']}", f"{', '.join(differences)} changed; restarts it "
-                     "if running")
-        else:
+                     "if running", writes={"databricks": 1},
+                     reasons=[Difference(k, current.get(k), spec[k]) for k in differences])
+        if current is not None:  # an edit keeps the cluster's id
             plan.learned["cluster_id"] = current["cluster_id"]
 
         wanted = wanted_libraries(d)
         installed = clusters.installed_libraries(workspace, current["cluster_id"]) if current else {}
+        if current:
+            plan.read(f"libraries of cluster {spec['cluster_name']}", installed)
         ours = f"/Workspace{d.library_scope}/"
         to_install = [lib for lib in wanted
                       if installed.get(clusters.library_key(lib)) in (None, "UNINSTALL_ON_RESTART")]
         to_remove = [{"whl" if k.endswith(".whl") else "jar": k} for k, status in installed.items()
                      if k.startswith(ours) and k not in {clusters.library_key(w) for w in wanted}
                      and status != "UNINSTALL_ON_RESTART"]
-        for lib in to_install:
-            plan.add("install", clusters.library_key(lib).rsplit("/", 1)[-1])
-        for lib in to_remove:
-            plan.add("uninstall", clusters.library_key(lib).rsplit("/", 1)[-1], "older release")
+        if to_install:  # one request installs them all, as one uninstalls them all
+            plan.add("install", ", ".join(clusters.library_key(lib).rsplit("/", 1)[-1] for lib in to_install),
+                     writes={"databricks": 1})
+        if to_remove:
+            plan.add("uninstall", ", ".join(clusters.library_key(lib).rsplit("/", 1)[-1] for lib in to_remove),
+                     "older release", writes={"databricks": 1})
         pending_restart = any(s == "UNINSTALL_ON_RESTART" for k, s in installed.items() if k.startswith(ours))
         restart = current is not None and not differences and current.get("state") == "RUNNING" and \
             bool(to_remove or pending_restart)
         if restart:
-            plan.add("restart", f"cluster {spec['cluster_name']}", "so the new library versions take effect")
+            plan.add("restart", f"cluster {spec['cluster_name']}", "so the new library versions take effect",
+                     writes={"databricks": 1})
         if not plan.changes:
             return plan
 

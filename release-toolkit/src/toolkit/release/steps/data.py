@@ -62,7 +62,10 @@ class Data:
                   destination: LakeLocation):
         target = lake.get_container_client(destination.container)
         copies = plan_copies(source, source_prefix, target, destination.prefix)
+        plan.read(f"blobs to copy from {described}", sorted((c.source_name, c.destination_name, c.size)
+                                                            for c in copies))
         if copies:
             plan.add("copy", f"{len(copies)} blobs ({sum(c.size for c in copies) / 1e6:.1f} MB)",
-                     f"{described} -> lake {destination.container}/{destination.prefix}")
+                     f"{described} -> lake {destination.container}/{destination.prefix}",
+                     writes={"storage": len(copies) + 1})  # the container made if missing, then one copy each
         return source, source_key, copies, target

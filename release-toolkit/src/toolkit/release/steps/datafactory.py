@@ -10,7 +10,7 @@ from toolkit.definitions.adf_deployment import (ORDER, ReplacementError, contain
                                                 replace_properties)
 from toolkit.release import ledger
 from toolkit.release.deployment import Deployment
-from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.plan import Difference, Plan, StepFailed, differences
 from toolkit.release.steps.storage_access import lake_root
 
 
@@ -58,9 +58,16 @@ class DataFactory:
         kinds = [k for k in ORDER if documents.get(k) or ((settings.delete_missing or d.options.prune)
                                                           and k != "dataflow")]
         current = {kind: factory.objects(kind) for kind in kinds}
+        for kind in kinds:  # every definition as read: one edited in the portal after the plan is named
+            for name, properties in current[kind].items():
+                plan.read(f"{kind} {name}", properties)
+            for name in documents.get(kind, {}):
+                if name not in current[kind]:
+                    plan.read(f"{kind} {name}", None)
 
         wanted_globals = (factory_document.get("properties") or {}).get("globalParameters") or {}
         current_globals = factory.global_parameters()
+        plan.read(f"factory {factory.name} global parameters", current_globals)
         globals_change = set(wanted_globals) != set(current_globals) or not contains(current_globals, wanted_globals)
         writes = [(k, n) for k, n in deploy_order(documents)
                   if n not in current.get(k, {}) or not contains(current[k][n], documents[k][n]["properties"])]
@@ -69,6 +76,7 @@ class DataFactory:
         state = {n: p.get("runtimeState", "Stopped") for n, p in current.get("trigger", {}).items()}
         lake = d.lake()
         interrupted = stopped_by_an_interrupted_run(lake)
+        plan.read("triggers stopped by an interrupted deploy", interrupted)
         for name in interrupted:  # a run stopped them and died before restoring them: they were Started
             if state.get(name) == "Stopped":
                 state[name] = "Started (restoring)"
@@ -87,18 +95,27 @@ class DataFactory:
             plan.notes.append(f"{len(extra)} objects in the factory are not in the bundle and are kept (--prune "
                               f"deletes them): {', '.join(f'{k} {n}' for k, n in extra)}")
 
+        if to_stop:  # on record first (see apply)
+            plan.add("record", "the triggers it stops, in the ledger", ", ".join(to_stop), writes={"storage": 1})
         for name in to_stop:
-            plan.add("stop", f"trigger {name}", "touched by this change")
+            plan.add("stop", f"trigger {name}", "touched by this change", writes={"arm": 1})
         if globals_change:
             plan.add("update", f"factory {factory.name} global parameters",
                      ", ".join(sorted(n for n in set(wanted_globals) | set(current_globals)
-                                      if wanted_globals.get(n) != current_globals.get(n))))
+                                      if wanted_globals.get(n) != current_globals.get(n))), writes={"arm": 1},
+                     reasons=[Difference(n, current_globals.get(n), wanted_globals.get(n))
+                              for n in sorted(set(wanted_globals) | set(current_globals))
+                              if wanted_globals.get(n) != current_globals.get(n)])
         for kind, name in writes:
-            plan.add("create" if name not in current.get(kind, {}) else "update", f"{kind} {name}")
+            existing = current.get(kind, {}).get(name)
+            plan.add("create" if existing is None else "update", f"{kind} {name}", writes={"arm": 1},
+                     reasons=differences(existing, documents[kind][name]["properties"]) if existing else ())
         for kind, name in deletes:
-            plan.add("delete", f"{kind} {name}", "no longer in the bundle")
+            plan.add("delete", f"{kind} {name}", "no longer in the bundle", writes={"arm": 1})
         for name in to_start:
-            plan.add("start", f"trigger {name}", "restored" if name in to_stop else "activated")
+            plan.add("start", f"trigger {name}", "restored" if name in to_stop else "activated", writes={"arm": 1})
+        if to_stop or interrupted:
+            plan.add("record", "the triggers it restored, in the ledger", writes={"storage": 1})
         if not plan.changes:
             return plan
 

@@ -86,26 +86,32 @@ class Infrastructure:
         check = names.check_names(d.rest, group, exists, location, d.resource_names, environment.on_demand)
         if check.refusals:
             raise StepFailed("; ".join(check.refusals))
+        plan.read("soft-deleted vaults to purge", sorted(v["name"] for v in check.purges))
         for vault in check.purges:
             plan.add("purge", f"soft-deleted vault {vault['name']}", "a teardown of this environment left it; "
-                     "its name is needed again")
+                     "its name is needed again", writes={"arm": 1})
         outputs = None
         if not exists:
             parameters.update(factoryGlobalParameters={}, keyVaultAccessPolicies=[])
-            plan.add("create", f"resource group {group}", location)
+            plan.read(f"resource group {group}", "absent")
+            plan.add("create", f"resource group {group}", location, writes={"arm": 1})
             plan.add("deploy", environment.infrastructure.template,
-                     f"{len(template.get('resources', []))} resources, all new")
+                     f"{len(template.get('resources', []))} resources, all new", writes={"arm": 1})
         else:
-            parameters.update(live_state(d, parameters))
+            live = live_state(d, parameters)
+            parameters.update(live)
+            plan.read(f"factory {parameters['dataFactoryName']} global parameters", live["factoryGlobalParameters"])
+            plan.read(f"vault {parameters['keyVaultName']} access policies", live["keyVaultAccessPolicies"])
             try:
                 arm.validate(d.arm, group, template, parameters)
                 changes = arm.what_if(d.arm, group, template, parameters)
             except arm.TemplateRejected as exc:
                 raise StepFailed(str(exc)) from None
+            plan.read("what-if", sorted((getattr(t, "value", t), r) for t, r in changes))
             for change_type, resource_id in changes:
                 kind = getattr(change_type, "value", change_type)
-                if kind in arm.CHANGE_TYPES_THAT_WRITE:
-                    plan.add(kind.lower(), resource_id.split("/providers/", 1)[-1])
+                if kind in arm.CHANGE_TYPES_THAT_WRITE:  # all made by the one deployment below
+                    plan.add(kind.lower(), resource_id.split("/providers/", 1)[-1], writes={})
                 if kind == "Create" and "/providers/Microsoft.Authorization/roleAssignments/" in resource_id and \
                         not permissions.can_assign_roles(permissions.group_permissions(d.rest, group)):
                     raise StepFailed(f"the deployer may not assign Azure roles in {group} "
@@ -113,8 +119,14 @@ class Infrastructure:
                                      "the lake: give it User Access Administrator or Role Based Access Control "
                                      "Administrator there (README: Releasing to Azure)")
             outputs = known or arm.latest_outputs(d.arm, group, environment.name)
-            if not plan.changes and outputs is None:
-                plan.add("deploy", environment.infrastructure.template, "no earlier deployment recorded outputs")
+            plan.read("infrastructure outputs", outputs)
+            changing = sum(1 for t, _ in changes if getattr(t, "value", t) in arm.CHANGE_TYPES_THAT_WRITE)
+            if changing:
+                plan.add("deploy", environment.infrastructure.template, f"{changing} resources change",
+                         writes={"arm": 1})
+            elif outputs is None:
+                plan.add("deploy", environment.infrastructure.template, "no earlier deployment recorded outputs",
+                         writes={"arm": 1})
         if not plan.changes:
             d.outputs.update(outputs)
             return plan
@@ -145,5 +157,6 @@ class Infrastructure:
                              "with --infra")
         plan.notes.append(f"infrastructure not redeployed (pass --infra to): using the outputs of the last "
                           f"deployment in {group}")
+        plan.read("infrastructure outputs", outputs)
         d.outputs.update(outputs)
         return plan

@@ -39,6 +39,7 @@ class IntegrationTests:
             return plan
         passed = ledger.last_record(ledger.read_ledger(d.lake())[0], event=EVENT, version=d.version,
                                     bundle_digest=d.manifest.digest)
+        plan.read("last integration tests of this version", passed)
         if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
             if d.store is None or promotion.passed_in(d.store, d.version, d.manifest.digest, d.environment.name,
                                                       self._own_trust(d)):
@@ -49,8 +50,11 @@ class IntegrationTests:
             # and a row there is no proof.
             plan.notes.append(f"version {d.version} passed here at {passed['when']}, but its signed promotion "
                               f"evidence is not in {d.store.describe()}: the tests run again to sign it")
-        plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()))
-        plan.add("run", f"notebook {tests.notebook}", "as a Databricks job")
+        # Besides these, the pipeline's own activities write what they produce (the run makes them, not the release).
+        plan.add("run", f"pipeline {tests.pipeline}", ", ".join(f"{k}={v}" for k, v in tests.parameters.items()),
+                 writes={"arm": 1})
+        plan.add("run", f"notebook {tests.notebook}", "as a Databricks job; its result in the ledger",
+                 writes={"databricks": 1, "storage": 1})
         plan.apply = lambda: self._run(d)
         return plan
 

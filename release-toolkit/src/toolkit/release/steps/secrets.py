@@ -9,7 +9,7 @@ import time
 from toolkit.azure.keyvault import SecretState, read_secret, recover_secret, write_secret
 from toolkit.environments.model import DatabricksTokenSecret, StorageKeySecret, VariableSecret
 from toolkit.release.deployment import Deployment
-from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.plan import Difference, Plan, StepFailed
 
 TOKEN_ID_TAG = "databricks-token-id"
 DAY_MS = 86_400_000
@@ -24,20 +24,27 @@ class Secrets:
         writes = []
         for name, source in d.environment.secrets.items():
             state = read_secret(client, name)
+            # The version, never the value: a new value is a new version.
+            plan.read(f"secret {name}", "soft-deleted" if state.deleted else state.version)
             if state.deleted:
-                plan.add("recover", f"secret {name}", "soft-deleted")
+                plan.add("recover", f"secret {name}", "soft-deleted", writes={"keyvault": 1})
             if isinstance(source, DatabricksTokenSecret):
                 if not token_is_current(d, state, source):
+                    old = state.tags.get(TOKEN_ID_TAG)
                     plan.add("set", f"secret {name}", "new Databricks token" if state.value is None
-                             else "Databricks token missing, revoked or expiring")
+                             else "Databricks token missing, revoked or expiring",
+                             writes={"keyvault": 1, "databricks": 2 if old else 1},  # token created, old one revoked
+                             reasons=[Difference("value", secret=True)])
                     writes.append((name, source, state))
                 continue
             wanted = secret_value(d, name, source)
             if state.deleted:  # its value is unknown until recovered: set only if it then differs
-                plan.add("set", f"secret {name}", "if the recovered value differs")
+                plan.add("set", f"secret {name}", "if the recovered value differs", writes={"keyvault": 1},
+                         reasons=[Difference("value", secret=True)])
                 writes.append((name, wanted, state))
             elif state.value != wanted:
-                plan.add("set", f"secret {name}", "new" if state.value is None else "value changed")
+                plan.add("set", f"secret {name}", "new" if state.value is None else "value changed",
+                         writes={"keyvault": 1}, reasons=[Difference("value", secret=True)])
                 writes.append((name, wanted, state))
 
         def apply() -> None:

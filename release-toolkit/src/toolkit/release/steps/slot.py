@@ -28,6 +28,8 @@ class IdleSlot:
         live = live_slot(d.environment, factory.global_parameters())
         idle = idle_slot(d.environment, live)
         running = read_marker(d.workspace, slot_root(d.environment, live)) if live else None
+        plan.read("live slot (the factory's pointer)", live or "none")
+        plan.read(f"release in the live slot {live}", running)
         if running and (running.get("version"), running.get("bundle_digest")) == (d.version, d.manifest.digest) \
                 and not d.options.force:
             plan.finished = (f"{d.environment.name} already runs version {d.version} (bundle "
@@ -45,6 +47,7 @@ class IdleSlot:
                                  f"it runs on slot {idle}; wait for it (or cancel it), then deploy again")
         plan.learned["slot"] = idle
         held = read_marker(d.workspace, slot_root(d.environment, idle))
+        plan.read(f"release in the idle slot {idle}", held)
         plan.notes.append(f"live slot: {live or 'none yet'}; this deploy writes the idle slot {idle} (it holds "
                           f"{'version ' + held['version'] if held else 'no complete release'})")
         return plan

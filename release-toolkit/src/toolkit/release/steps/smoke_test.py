@@ -22,11 +22,13 @@ class SmokeTest:
         smoke = d.environment.slots.smoke_test
         passed = ledger.last_record(ledger.read_ledger(d.lake())[0], event=EVENT, slot=d.slot, version=d.version,
                                     bundle_digest=d.manifest.digest)
+        plan.read(f"last smoke test of slot {d.slot} with this version", passed)
         if passed and passed["outcome"] == "passed" and not d.changed_steps and not d.options.retest:
             plan.notes.append(f"slot {d.slot} passed its smoke test with version {d.version} at {passed['when']} "
                               "and nothing changed since (--retest runs it again)")
             return plan
-        plan.add("run", f"notebook {smoke.notebook}", f"read-only, in slot {d.slot} on cluster {d.cluster_name}")
+        plan.add("run", f"notebook {smoke.notebook}", f"read-only, in slot {d.slot} on cluster {d.cluster_name}",
+                 writes={"databricks": 1, "storage": 1})  # the run; its result in the ledger
         plan.apply = lambda: self._run(d)
         return plan
 

@@ -20,7 +20,7 @@ from toolkit.databricks.runs import run_notebook
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects, read_file
 from toolkit.environments.model import StorageKeySecret
 from toolkit.release.deployment import Deployment
-from toolkit.release.plan import Plan, StepFailed
+from toolkit.release.plan import Difference, Plan, StepFailed, differences
 
 MOUNT_NOTEBOOK = "90_mount_lake"
 NO_MOUNTS = ("INVALID_DBFS_MOUNT", "DBFS mounts are not available", "disable_legacy_dbfs", "DBFS root and mounts")
@@ -62,24 +62,32 @@ class StorageAccess:
     def _unity_catalog(self, d: Deployment) -> Plan:
         plan, setup, workspace = Plan(), catalog_setup(d), d.workspace
         state = uc.read_state(workspace, setup)
+        plan.read(f"unity catalog objects of {setup.catalog}", {k: sorted(v) if isinstance(v, set) else v
+                                                                for k, v in vars(state).items()})
         to_create = set()
         credential_differs = (state.credential_connector or "").lower() != setup.access_connector_id.lower()
         if state.credential_connector is None:
-            plan.add("create", f"storage credential {setup.credential}", "the access connector's managed identity")
+            plan.add("create", f"storage credential {setup.credential}", "the access connector's managed identity",
+                     writes={"databricks": 1})
             to_create.add("credential")
         elif credential_differs:
             plan.add("update", f"storage credential {setup.credential}", f"access connector "
-                     f"{state.credential_connector or '(none)'} -> {setup.access_connector_id}")
+                     f"{state.credential_connector or '(none)'} -> {setup.access_connector_id}",
+                     writes={"databricks": 1}, reasons=[Difference("azure_managed_identity.access_connector_id",
+                                                                   state.credential_connector,
+                                                                   setup.access_connector_id)])
         wanted_location = {"url": setup.url, "credential_name": setup.credential, "read_only": False}
         if state.location is None:
-            plan.add("create", f"external location {setup.location}", setup.url)
+            plan.add("create", f"external location {setup.location}", setup.url, writes={"databricks": 1})
             to_create.add("location")
         elif state.location != wanted_location:
             differs = [f"{k} {state.location[k]!r} -> {v!r}" for k, v in wanted_location.items()
                        if state.location.get(k) != v]
-            plan.add("update", f"external location {setup.location}", "; ".join(differs))
+            plan.add("update", f"external location {setup.location}", "; ".join(differs), writes={"databricks": 1},
+                     reasons=differences(state.location, wanted_location))
         if not state.catalog_exists:
-            plan.add("create", f"catalog {setup.catalog}", f"managed location {setup.managed_location}")
+            plan.add("create", f"catalog {setup.catalog}", f"managed location {setup.managed_location}",
+                     writes={"databricks": 1})
             to_create.add("catalog")
         elif state.catalog_root != setup.managed_location:
             raise StepFailed(f"catalog {setup.catalog} has managed location {state.catalog_root}, not "
@@ -88,13 +96,16 @@ class StorageAccess:
                              "the catalog")
         new_schemas = [s for s in setup.schemas if s not in state.schemas]
         if new_schemas:
-            plan.add("create", f"schemas {', '.join(new_schemas)}", f"in catalog {setup.catalog}")
+            plan.add("create", f"schemas {', '.join(new_schemas)}", f"in catalog {setup.catalog}",
+                     writes={"databricks": len(new_schemas)})
         location_grants = [p for p in uc.LOCATION_PRIVILEGES if p not in state.location_grants]
         catalog_grants = [p for p in uc.CATALOG_PRIVILEGES if p not in state.catalog_grants]
         if location_grants:
-            plan.add("grant", f"{', '.join(location_grants)} on external location {setup.location}", setup.principal)
+            plan.add("grant", f"{', '.join(location_grants)} on external location {setup.location}", setup.principal,
+                     writes={"databricks": 1})
         if catalog_grants:
-            plan.add("grant", f"{', '.join(catalog_grants)} on catalog {setup.catalog}", setup.principal)
+            plan.add("grant", f"{', '.join(catalog_grants)} on catalog {setup.catalog}", setup.principal,
+                     writes={"databricks": 1})
         missing = uc.missing_privileges(workspace, {uc.CREATE_PRIVILEGE[k] for k in to_create})
         if missing:
             raise StepFailed(f"the deployer lacks {', '.join(missing)} on the Unity Catalog metastore, needed to "
@@ -144,10 +155,14 @@ class StorageAccess:
                   "secret_key": key_secret}
         record = mount_record(d)
         marker = json.dumps(wanted, sort_keys=True).encode()
-        if read_file(d.workspace, record) == marker:
+        current = read_file(d.workspace, record)
+        plan.read(f"mount record {record}", current.decode(errors="replace") if current else None)
+        if current == marker:
             return plan
+        # A notebook run (one request), then the record written (its folder made, then imported).
         plan.add("mount", f"{settings.mount_point}", f"container {settings.lake_container} of "
-                 f"{wanted['account']}, by a notebook run on the cluster")
+                 f"{wanted['account']}, by a notebook run on the cluster", writes={"databricks": 3},
+                 reasons=differences(json.loads(current) if current else {}, wanted))
 
         def apply() -> None:
             run = run_notebook(d.workspace, d.value("cluster_id"), f"{d.release_root}/notebooks/{MOUNT_NOTEBOOK}",
@@ -176,16 +191,19 @@ class RetireMount:
         if settings.storage_access == "mount":
             return plan
         record = mount_record(d)
-        if read_file(d.workspace, record) is None:
+        current = read_file(d.workspace, record)
+        plan.read(f"mount record {record}", current.decode(errors="replace") if current else None)
+        if current is None:
             return plan
         factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
         root = ((factory.global_parameters().get("lakeRoot") or {}).get("value") or "")
+        plan.read(f"factory {factory.name} lakeRoot", root)
         if root == settings.mount_point or root.startswith(settings.mount_point + "/"):
             plan.notes.append(f"{settings.mount_point} kept: the factory's lakeRoot still reads it ({root}); the "
                               "deploy after the factory moves to Unity Catalog removes it")
             return plan
         plan.add("unmount", settings.mount_point, "nothing reads it: the factory's lakeRoot is "
-                 f"{root or '(not set)'}")
+                 f"{root or '(not set)'}", writes={"databricks": 2})  # the notebook's run, the record's deletion
 
         def apply() -> None:
             from toolkit.databricks.workspace_files import delete_objects
