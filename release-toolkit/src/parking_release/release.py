@@ -42,8 +42,8 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, p
     with failures(stage, json_):
         saved = saved_plan(stage, plan, plan_sha256, plan_out, dry_run)
         if saved is not None:
-            version, digest = _one_of("--version", version, saved.version), _one_of("--digest", digest,
-                                                                                     saved.bundle_digest)
+            version = _one_of("--version", version, saved.version)
+            digest = _one_of("--digest", digest, saved.bundle_digest)
             options = _plan_options(options, saved)
         place = workplace(c)
         version = chosen_version(stage, version, place, json_)
