@@ -21,20 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "release-toolkit" / "src")]
 
+from benchmarks.published_sandbox import published_sandbox  # noqa: E402
 from sandbox.connection import SandboxConnection  # noqa: E402
-from sandbox.lifecycle import down, up  # noqa: E402
-from toolkit.artifacts.config import load_store_config  # noqa: E402
-from toolkit.artifacts.stores import open_store  # noqa: E402
-from toolkit.build.application import build_application  # noqa: E402
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects  # noqa: E402
-from tests.integration.release_helpers import is_lock_write, publish_signed, stage  # noqa: E402
+from tests.integration.release_helpers import is_lock_write, stage  # noqa: E402
 from toolkit.environments.target import sandbox_target  # noqa: E402
 
 
@@ -81,24 +77,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--imports-only", action="store_true", help="skip the deploys")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="release-bench-") as folder:
-        folder = Path(folder)
-        home = folder / "sandbox"
-        up(home, REPO)
-        try:
-            build = build_application(REPO, folder / "dist")
-            config = folder / "store.toml"
-            config.write_text(f'kind = "local"\npath = "{folder / "store"}"\n')
-            manifest, bundle = publish_signed(home, build.bundle, open_store(load_store_config(config), REPO),
-                                              folder / "fetched")
-            published = (manifest, bundle, config)
-            first = again = None
-            if not args.imports_only:
-                first = measured_deploy(home, published, "bench")
-                again = measured_deploy(home, published, "bench")
-            imports = import_benchmark(home, args.notebooks, args.latency_ms)
-        finally:
-            down(home)
+    with published_sandbox("release-bench-") as (home, published, _, _):
+        first = again = None
+        if not args.imports_only:
+            first = measured_deploy(home, published, "bench")
+            again = measured_deploy(home, published, "bench")
+        imports = import_benchmark(home, args.notebooks, args.latency_ms)
     result = {"first_deploy": first, "redeploy": again, "notebook_import": imports}
     if first:
         result["redeploy_share_of_first"] = round(again["seconds"] / first["seconds"], 3)

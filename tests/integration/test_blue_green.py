@@ -175,6 +175,63 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions, tmp_path):
         None, saved.sha256, swap_plan.sha256]  # the approved plans' hashes, with what they did
 
 
+def _drift_cli(home):
+    """`inv ops.drift --env prod --json`: (exit code, findings)."""
+    import json
+    import os
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "invoke", "ops.drift", "--env", "prod", "--json"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, env={**os.environ, "PARKING_SANDBOX_HOME": str(home)})
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_drift_is_nothing_after_a_release_and_each_edit_outside_one_by_name(blue_green):
+    """After releases (and the toolkit's own recorded ops), no drift; then a pipeline edited in place, a trigger
+    stopped by hand, a cluster resized and a dataset added in the portal are each named, with exit code 3."""
+    from toolkit.databricks import clusters
+    from toolkit.release.drift import CLUSTER_FIELDS, find_drift
+    from toolkit.release.operations import set_triggers
+
+    home, _ = blue_green
+    target = sandbox_target(home)
+    assert set_triggers(PROD, target, None, "start", "T_Daily", False, print) == ["T_Daily"]  # recorded: no drift
+    code, found = _drift_cli(home)
+    assert (code, found["verdict"], found["items"], found["cannot_tell"]) == (0, "none", [], [])
+
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    pipeline = factory.objects("pipeline")["P_Ingest_MelbParkingData"]
+    factory.put("pipeline", "P_Ingest_MelbParkingData", {**pipeline, "description": "edited in the portal"})
+    factory.stop_trigger("T_Daily")
+    factory.put("dataset", "Ds_AddedByHand", {"type": "Json", "linkedServiceName": {
+        "referenceName": next(iter(factory.objects("linkedService"))), "type": "LinkedServiceReference"}})
+    live = pointer(factory.global_parameters())
+    cluster = next(c for c in (clusters.find_cluster(d.workspace, f"parking-sensors-{s}") for s in ("blue", "green"))
+                   if c["cluster_id"] == live["cluster_id"])
+    spec = {k: cluster[k] for k in ("cluster_name", *CLUSTER_FIELDS) if k in cluster}  # an edit replaces the whole
+    clusters.edit_cluster(d.workspace, cluster["cluster_id"], {**spec, "num_workers": spec["num_workers"] + 2}, print)
+    try:
+        report = find_drift(PROD, target, None, print)
+        named = {i.item: (i.change, i.baseline, i.now) for i in report.items}
+        name = cluster["cluster_name"]
+        assert named["factory/pipeline/P_Ingest_MelbParkingData"][0] == "edited"
+        assert named["triggers/T_Daily"] == ("edited", "Started", "Stopped")
+        workers = spec["num_workers"]
+        assert named[f"cluster/{name}/num_workers"] == ("edited", str(workers), str(workers + 2))
+        added = named["factory/dataset/Ds_AddedByHand"]
+        assert added[:2] == ("added", None) and added[2].startswith("sha256:")
+        assert set(named) == {"factory/pipeline/P_Ingest_MelbParkingData", "triggers/T_Daily",
+                              f"cluster/{name}/num_workers", "factory/dataset/Ds_AddedByHand"}
+        code, found = _drift_cli(home)
+        assert code == 3 and found["verdict"] == "drift" and {i["item"] for i in found["items"]} == set(named)
+    finally:  # put back what the later tests run with
+        factory.put("pipeline", "P_Ingest_MelbParkingData", pipeline)
+        factory.delete("dataset", "Ds_AddedByHand")
+        clusters.edit_cluster(d.workspace, cluster["cluster_id"], spec, print)
+        set_triggers(PROD, target, None, "stop", "T_Daily", False, print)
+
+
 def test_an_approved_plan_is_refused_with_zero_writes_when_what_it_read_changed(blue_green, versions, tmp_path):
     """Between plan and apply: a secret rotated, the live slot swapped, a pipeline edited in the portal. Each apply
     is refused before its first write, naming what drifted."""
@@ -363,7 +420,7 @@ def test_deploy_prod_refuses_a_version_without_promotion_evidence_before_any_cal
     assert requests_made(home)["reads"] + requests_made(home)["writes"] == 0
 
 
-def test_triggers_start_and_stop_only_what_differs(blue_green):
+def test_triggers_start_and_stop_only_what_differs(blue_green, tmp_path):
     from toolkit.release.operations import set_triggers
 
     home, _ = blue_green
@@ -381,6 +438,27 @@ def test_triggers_start_and_stop_only_what_differs(blue_green):
 
     with pytest.raises(ConfigError, match="prod has no trigger 'T_Hourly' \\(it has: T_Daily\\)"):
         set_triggers(PROD, target, None, "start", "T_Hourly", False, print)
+
+    # As an approved plan: saved, refused once the trigger was started by hand since, applied once it is as planned.
+    from toolkit.release.saved_plan import PlanRefused, plan_document, read_plan, write_plan
+
+    reports = []
+    assert set_triggers(PROD, target, None, "start", "T_Daily", True, print, on_report=reports.append) == ["T_Daily"]
+    digest = write_plan(tmp_path / "triggers.json", plan_document(reports[-1], bundle_digest="-", options={
+        "action": "start", "trigger": "T_Daily"}))
+    saved = read_plan(tmp_path / "triggers.json", digest)
+    assert saved.document["writes"] == {"arm": 1, "storage": 1}
+    factory = Factory(_prod(home).rest, _prod(home).resource_group, _prod(home).output("dataFactoryName"))
+    factory.start_trigger("T_Daily")
+    reset_requests(home)
+    with pytest.raises(PlanRefused, match="trigger T_Daily: Stopped -> Started"):
+        set_triggers(PROD, target, None, "start", "T_Daily", False, print, saved=saved)
+    assert writes_by_service(home) == {}
+    factory.stop_trigger("T_Daily")
+    reset_requests(home)
+    assert set_triggers(PROD, target, None, "start", "T_Daily", False, print, saved=saved) == ["T_Daily"]
+    assert writes_by_service(home) == saved.document["writes"]
+    assert set_triggers(PROD, target, None, "stop", None, False, print) == ["T_Daily"]
 
 
 def test_restart_cluster_restarts_the_named_slots_cluster(blue_green):

@@ -105,9 +105,16 @@ def test_a_release_runs_from_the_installed_toolkit_outside_any_clone(installed, 
     store = open_store(load_store_config(config), config.parent)
     record_evidence(release_sandbox, store, manifest, "staging")  # as deploy-staging leaves it
     # --force: into the idle slot even if production runs this bundle already (as another test may have left it).
-    prod = json.loads(_run(venv, "deploy-prod", "--version", version, "--infra", "--force", "--json", cwd=tmp_path,
-                           env=job).stdout)
+    # As a GitHub Actions step: the step summary gets the stage's table, the log a group per step.
+    github = {**job, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")}
+    done = _run(venv, "deploy-prod", "--version", version, "--infra", "--force", "--json", cwd=tmp_path, env=github)
+    prod = json.loads(done.stdout)
     assert prod["outcome"] == "succeeded", prod["error"]
+    summary = (tmp_path / "step-summary.md").read_text()
+    table = [line for line in summary.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| Step | Status |") and [row.split(" | ")[0][2:] for row in table[2:]] == \
+        [s["step"] for s in prod["steps"]]
+    assert "::group::infrastructure" in done.stderr and "::endgroup::" in done.stderr
     # The swap planned, then that plan applied: the approval's hash is checked first.
     planned = json.loads(_run(venv, "swap", "--plan-out", "swap-plan.json", "--json", cwd=tmp_path, env=job).stdout)
     assert planned["dry_run"] and planned["plan_file"]["file"] == "swap-plan.json"

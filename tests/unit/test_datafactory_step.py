@@ -38,7 +38,8 @@ def _deployment(environment="staging", prune=False):
     manifest = SimpleNamespace(version="1.2.3", digest="d" * 64)
     d = SimpleNamespace(environment=env, bundle=REPO_ROOT, manifest=manifest, version="1.2.3",
                         release_root="/parking-sensors/releases/1.2.3", outputs=dict(OUTPUTS),
-                        options=Options(prune=prune), rest=None, resource_group="rg", lake=lambda: "lake")
+                        options=Options(prune=prune), rest=None, resource_group="rg", lake=lambda: "lake",
+                        baseline=({}, {}, set()))  # no drift record yet
     d.value = lambda name: {"cluster_id": "0101-abc"}[name]
     d.output = lambda name: OUTPUTS[name]
     d.record = lambda event, outcome, **details: step.ledger.append_record(
@@ -91,6 +92,22 @@ def test_a_changed_pipeline_stops_its_trigger_around_the_change(monkeypatch, rec
     plan.apply()
     assert [c[0] for c in factory.calls] == ["stop_trigger", "put", "start_trigger"]
     assert [r["event"] for r in records] == ["triggers-stopped", "triggers-restored"]
+
+
+def test_a_plan_lists_the_drift_it_is_about_to_overwrite(monkeypatch, records):
+    """The pipeline was edited in the portal since the last release recorded it: the update overwrites that edit."""
+    from toolkit.release.drift import baseline, definition_print
+
+    d = _deployment("prod")
+    factory = _factory_as_desired(d, monkeypatch, "Stopped", lambda o: o["pipeline"]["P_Ingest_MelbParkingData"]
+                                  .update(description="edited in the portal"))
+    released = dict(factory.objects("pipeline")["P_Ingest_MelbParkingData"], description="released")
+    d.baseline = baseline([{"event": "swap", "version": "1.0", "when": "t1", "fingerprints": {
+        "covers": ["factory"], "items": {"factory/pipeline/P_Ingest_MelbParkingData": definition_print(released)}}}])
+    plan = DataFactory().plan(d)
+    overwrite = next(c for c in plan.changes if c.action == "overwrite")
+    assert overwrite.target == "drift factory/pipeline/P_Ingest_MelbParkingData" and overwrite.writes == {}
+    assert "outside a release (since the swap of 1.0 at t1)" in overwrite.detail
 
 
 def test_triggers_a_killed_deploy_stopped_are_started_by_the_next(monkeypatch, records):

@@ -67,3 +67,39 @@ def test_each_release_job_verifies_then_installs_the_bundles_toolkit_before_runn
     assert template.rsplit("/", 1)[-1] in text
     for task in ("deploy-qa", "qa-down", "deploy-staging", "deploy-prod", "swap"):
         assert re.search(rf"command: {task} |after: {task} ", text), f"{main} does not run {task}"
+
+
+APPLIED = {"deploy-staging": "staging", "deploy-prod": "production", "swap": "swap"}
+
+
+def test_github_applies_exactly_the_plan_each_approved_job_was_shown():
+    """staging, production, swap: a plan job (no reviewers) uploads the plan and outputs its SHA-256; the approved
+    job needs it, downloads that artifact and applies it with that hash."""
+    jobs = yaml.safe_load((REPO_ROOT / GITHUB[0]).read_text())["jobs"]
+    for task, job in APPLIED.items():
+        plan, apply = jobs[f"{job}-plan"]["with"], jobs[job]["with"]
+        assert plan["command"].startswith(f"{task} ") and "--plan-out plan/plan.json" in plan["command"]
+        assert plan["plan-upload"] == apply["plan-download"] == f"{job}-plan"
+        assert jobs[job]["needs"] == f"{job}-plan"
+        assert apply["command"].startswith(f"{task} ") and "--version" not in apply["command"]
+        assert f"--plan plan/plan.json --plan-sha256 ${{{{ needs.{job}-plan.outputs.plan_sha256 }}}}" in \
+            apply["command"]
+    stage = yaml.safe_load((REPO_ROOT / GITHUB[1]).read_text())  # YAML 1.1 reads the key `on` as True
+    assert stage[True]["workflow_call"]["outputs"]["plan_sha256"]["value"] == "${{ jobs.run.outputs.plan_sha256 }}"
+
+
+def test_azure_pipelines_asks_for_approval_after_the_plan_stage_and_applies_that_plan():
+    stages = {s["stage"]: s for s in yaml.safe_load((REPO_ROOT / AZURE[0]).read_text())["stages"]}
+    for task, job in APPLIED.items():
+        name = {"staging": "Staging", "production": "Production", "swap": "Swap"}[job]
+        plan, apply = stages[f"{name}Plan"], stages[name]
+        plan_step = plan["jobs"][0]["steps"][0]["parameters"]
+        assert "environment" not in plan["jobs"][0]  # no approval before the plan is made
+        assert plan_step["command"].startswith(f"{task} ") and "--plan-out plan/plan.json" in plan_step["command"]
+        deployment = apply["jobs"][0]
+        applied = deployment["strategy"]["runOnce"]["deploy"]["steps"][0]["parameters"]
+        assert deployment["environment"] and apply["dependsOn"] == f"{name}Plan"
+        assert applied["planDownload"] == plan_step["planUpload"]
+        assert '--plan plan/plan.json --plan-sha256 "$(PLAN_SHA256)"' in applied["command"]
+        assert apply["variables"]["PLAN_SHA256"] == \
+            f"$[ stageDependencies.{name}Plan.plan.outputs['plan.planSha256'] ]"

@@ -134,6 +134,10 @@ def test_a_secret_is_shown_only_as_differing_and_fingerprints_hide_large_values(
     assert fingerprint({"x": 1}).startswith("sha256:") and fingerprint({"x": 1}) != fingerprint({"x": 2})
     assert [(d.field, d.current, d.desired) for d in differences({"a": {"b": 1, "c": 2}, "extra": 0},
                                                                  {"a": {"b": 1, "c": 3}})] == [("a.c", 2, 3)]
+    inline = {"type": "SecureString", "value": "p4ss"}
+    assert [d.to_dict() for d in differences({"password": inline}, {"password": dict(inline, value="n3w")})] == [
+        {"field": "password", "differs": True}]
+    assert fingerprint({"password": inline}) == fingerprint({"password": dict(inline, value="other")})
     with pytest.raises(ValueError, match="unknown services"):
         Plan().add("create", "x", writes={"ftp": 1})
 

@@ -98,17 +98,21 @@ def confirm(question, yes):
         raise Exit("not confirmed: nothing changed", code=1)
 
 
-def fail(task_name, message, code=1, json_=False, outcome="failed"):
-    """End the task with one line on stderr (and, with --json, a document on stdout for CI to parse)."""
+def fail(task_name, message, code=1, json_=False, outcome="failed", ci=None):
+    """End the task with one line on stderr (and, with --json, a document on stdout for CI to parse; under a CI host,
+    an error annotation: ``ci``, the task's reporter, else one made here)."""
     import json
 
+    from toolkit.release.ci_report import CiReporter
+
+    (ci or CiReporter.for_task(json_)).error(f"{task_name} {outcome}", message)
     if json_:
         print(json.dumps({"task": task_name, "outcome": outcome, "error": message}, indent=2))
     raise Exit(f"{task_name} {outcome}: {message}", code=code)
 
 
 @contextmanager
-def failures(task_name, json_=False):
+def failures(task_name, json_=False, ci=None):
     """A failure as one line naming the task and the cause; exit 2 for bad input, 1 for the rest, 128 + the
     signal's number for a run stopped by SIGINT or SIGTERM (what it started is stopped first, and the lock
     given back)."""
@@ -133,14 +137,14 @@ def failures(task_name, json_=False):
         raise
     except KeyboardInterrupt as exc:
         fail(task_name, f"stopped by {signal_name(exc)}: nothing after that point ran (a lock it held is given back)",
-             Interrupted(signal_name(exc)).exit_code, json_, "interrupted")
+             Interrupted(signal_name(exc)).exit_code, json_, "interrupted", ci)
     except ConfigError as exc:
-        fail(task_name, str(exc), 2, json_)
+        fail(task_name, str(exc), 2, json_, ci=ci)
     except (TargetError, FetchError, ManifestError, PromotionRefused, SwapRefused, OperationFailed,
             LockHeld, SignatureRefused, BundleError, PlanRefused) as exc:
-        fail(task_name, str(exc), 1, json_)
+        fail(task_name, str(exc), 1, json_, ci=ci)
     except Exception as exc:  # an endpoint that cannot be reached, a refused credential: one line
-        fail(task_name, explain_error(exc), 1, json_)
+        fail(task_name, explain_error(exc), 1, json_, ci=ci)
 
 
 SOURCE_HELP = {

@@ -7,7 +7,7 @@ from invoke import task
 
 from parking_release.common import SOURCE_HELP, confirm, deployed, deployment_id, failures, say
 from parking_release.context import workplace
-from parking_release.release import PLAN_HELP, run_swap
+from parking_release.release import PLAN_HELP, plan_options, plan_shown, run_swap, saved_plan, write_plan_out
 
 _WHERE = {"env": "qa, staging or prod", "deployment-id": "for qa: which on-demand environment",
           "target": "sandbox (default) or azure", **SOURCE_HELP}
@@ -47,6 +47,37 @@ def status(c, env, deployment_id_=None, target="sandbox", json_=False, last=20, 
               f"by {record['who']}@{record['host']}" + (f"  {record['error']}" if record.get("error") else ""))
 
 
+DRIFT_EXIT = {"none": 0, "drift": 3, "unknown": 1}  # as terraform plan -detailed-exitcode; 2 stays bad input
+
+
+@task(help={**_WHERE, "json": "print the findings as JSON"})
+def drift(c, env, deployment_id_=None, target="sandbox", json_=False, version=None, store_config=None):
+    """What differs between an environment and what the toolkit last put there (factory definitions, trigger
+    states, cluster specs and libraries, secret versions, the slot pointer). Exit 0: none; 3: drift; 1: it
+    could not tell; 2: bad input."""
+    from invoke import Exit
+
+    from toolkit.release.drift import find_drift
+
+    with failures("ops.drift", json_):
+        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config, not json_)
+        found = find_drift(environment, chosen, deployment_id(deployment_id_, env), say)
+    verdict = "drift" if found.drifted else "unknown" if found.unknown else "none"
+    if json_:
+        print(json.dumps({"environment": env, "verdict": verdict, "items": [vars(i) for i in found.items],
+                          "cannot_tell": found.unknown}, indent=2))
+    else:
+        for item in found.items:
+            print(f"  {item.change:<8} {item}")
+        if found.unknown:
+            print(f"{env}: cannot tell for {', '.join(found.unknown)}: no release recorded their state (a deploy or "
+                  "swap by this toolkit records it)")
+        print(f"{env}: {len(found.items)} item{'s' if len(found.items) != 1 else ''} drifted from what the toolkit "
+              "last put there" if found.drifted else f"{env}: no drift" if not found.unknown else "")
+    if DRIFT_EXIT[verdict]:
+        raise Exit(code=DRIFT_EXIT[verdict])
+
+
 @task(help={**_WHERE, "yes": "do not ask for confirmation", "dry-run": "show who holds the lock and break nothing"})
 def unlock(c, env, deployment_id_=None, target="sandbox", yes=False, dry_run=False, version=None, store_config=None):
     """Break an environment's lock after showing who holds it (for a run that is gone)."""
@@ -80,10 +111,37 @@ def rollback(c, env="prod", target="sandbox", dry_run=False, force=False, yes=Fa
              store_config=store_config, rollback=True, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256)
 
 
-@task(help={**_WHERE, "action": "start or stop", "name": "the trigger (default: every trigger of the factory)",
+def _change(c, task_name, perform, *, env, deployment_id_, target, version, store_config, dry_run, yes, plan_out,
+            plan, plan_sha256, options, ask=None):
+    """An ops change through its plan: shown (--dry-run), saved (--plan-out), or applied (after ``ask`` unless --yes;
+    --plan: the approved plan, its options the plan's). ``perform`` is the library's function."""
+    from toolkit.release.ci_report import CiReporter
+    from toolkit.release.operations import NO_BUNDLE
+
+    ci, reports = CiReporter.for_task(False), []
+    with failures(task_name, False, ci):
+        saved = saved_plan(task_name, plan, plan_sha256, plan_out, dry_run)
+        if saved is not None:
+            options = plan_options(options, saved, tuple(options))
+        planning = dry_run or bool(plan_out)
+        if ask is not None and not planning:
+            confirm(ask(options), yes)
+        place = workplace(c)
+        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config)
+        perform(environment, chosen, deployment_id(deployment_id_, env), dry_run=planning, say=ci.wrap(say),
+                saved=saved, on_report=reports.append, **options)
+        written = write_plan_out(plan_out, reports[-1], NO_BUNDLE, options)
+    ci.publish(reports[-1], place.reports, plan_shown(written, saved))
+
+
+_CHANGE_HELP = {**_WHERE, **PLAN_HELP}
+_ASKS = {"yes": "do not ask for confirmation"}
+
+
+@task(help={**_CHANGE_HELP, "action": "start or stop", "name": "the trigger (default: every trigger of the factory)",
             "dry-run": "say what would change", "yes": "do not ask before stopping"})
 def triggers(c, env, action, name=None, deployment_id_=None, target="sandbox", dry_run=False, yes=False, version=None,
-             store_config=None):
+             store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Start or stop an environment's Data Factory triggers: `inv ops.triggers --env prod --action stop`."""
     from toolkit.release.operations import set_triggers
 
@@ -91,54 +149,54 @@ def triggers(c, env, action, name=None, deployment_id_=None, target="sandbox", d
         from invoke import Exit
 
         raise Exit(f"ops.triggers: action must be start or stop, not {action!r}", code=2)
-    if action == "stop" and not dry_run:
-        confirm(f"stop {'trigger ' + name if name else 'every trigger'} of {env}?", yes)
-    with failures("ops.triggers"):
-        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config)
-        set_triggers(environment, chosen, deployment_id(deployment_id_, env), action, name, dry_run, say)
+    _change(c, "ops.triggers", set_triggers, env=env, deployment_id_=deployment_id_, target=target, version=version,
+            store_config=store_config, dry_run=dry_run, yes=yes, plan_out=plan_out, plan=plan,
+            plan_sha256=plan_sha256, options={"action": action, "trigger": name},
+            ask=lambda o: f"stop {'trigger ' + o['trigger'] if o['trigger'] else 'every trigger'} of {env}?"
+            if o["action"] == "stop" else None)
 
 
-_RESTART_HELP = {**_WHERE, "slot": "blue/green: the slot whose cluster restarts (default: the live one)",
-                 "dry-run": "say what would restart", "yes": "do not ask for confirmation"}
+_RESTART_HELP = {**_CHANGE_HELP, **_ASKS, "slot": "blue/green: the slot whose cluster restarts (default: the live one)",
+                 "dry-run": "say what would restart"}
 
 
 @task(name="restart-cluster", help=_RESTART_HELP)
 def restart_cluster(c, env, slot=None, deployment_id_=None, target="sandbox", dry_run=False, yes=False, version=None,
-                    store_config=None):
+                    store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Restart the cluster of an environment (of one of its slots): runs on it are interrupted."""
     from toolkit.release.operations import restart_cluster as restart
 
-    if not dry_run:
-        confirm(f"restart the cluster of {env}{' slot ' + slot if slot else ''}? runs on it are interrupted", yes)
-    with failures("ops.restart-cluster"):
-        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config)
-        restart(environment, chosen, deployment_id(deployment_id_, env), slot, dry_run, say)
+    _change(c, "ops.restart-cluster", restart, env=env, deployment_id_=deployment_id_, target=target, version=version,
+            store_config=store_config, dry_run=dry_run, yes=yes, plan_out=plan_out, plan=plan,
+            plan_sha256=plan_sha256, options={"slot": slot},
+            ask=lambda o: f"restart the cluster of {env}{' slot ' + o['slot'] if o['slot'] else ''}? runs on it are "
+            "interrupted")
 
 
-@task(help={**_WHERE, "run-id": "the failed pipeline run", "dry-run": "say what would be rerun",
+@task(help={**_CHANGE_HELP, "run-id": "the failed pipeline run", "dry-run": "say what would be rerun",
             "timeout-minutes": "how long to wait for the recovery run (default 60)"})
 def rerun(c, env, run_id, deployment_id_=None, target="sandbox", dry_run=False, timeout_minutes=60, version=None,
-          store_config=None):
+          store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Rerun a failed pipeline run from its failed activity (what succeeded is not run again); waits for it."""
     from toolkit.release.operations import rerun_failed
 
-    with failures("ops.rerun"):
-        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config)
-        rerun_failed(environment, chosen, deployment_id(deployment_id_, env), run_id, int(timeout_minutes), dry_run,
-                     say)
+    _change(c, "ops.rerun", rerun_failed, env=env, deployment_id_=deployment_id_, target=target, version=version,
+            store_config=store_config, dry_run=dry_run, yes=True, plan_out=plan_out, plan=plan,
+            plan_sha256=plan_sha256, options={"run_id": run_id, "timeout_minutes": int(timeout_minutes)})
 
 
-@task(name="rotate-secret", help={**_WHERE, "name": "the secret, as named under [secrets] in the environment file",
-                                  "dry-run": "say what would change", "yes": "do not ask for confirmation",
-                                  "min-age": "minutes: a token set more recently is left alone (default 60; 0 "
-                                             "rotates anyway)"})
+_ROTATE_HELP = {**_CHANGE_HELP, **_ASKS, "name": "the secret, as named under [secrets] in the environment file",
+                "dry-run": "say what would change",
+                "min-age": "minutes: a token set more recently is left alone (default 60; 0 rotates anyway)"}
+
+
+@task(name="rotate-secret", help=_ROTATE_HELP)
 def rotate_secret(c, env, name, deployment_id_=None, target="sandbox", dry_run=False, yes=False, min_age=60,
-                  version=None, store_config=None):
+                  version=None, store_config=None, plan_out=None, plan=None, plan_sha256=None):
     """Give a Key Vault secret a new value: a new Databricks token (the old one revoked), or its variable's value."""
     from toolkit.release.operations import rotate_secret as rotate
 
-    if not dry_run:
-        confirm(f"rotate secret {name} of {env}? (a replaced token is revoked at once)", yes)
-    with failures("ops.rotate-secret"):
-        environment, chosen = _deployed(c, env, deployment_id_, target, version, store_config)
-        rotate(environment, chosen, deployment_id(deployment_id_, env), name, int(min_age), dry_run, say)
+    _change(c, "ops.rotate-secret", rotate, env=env, deployment_id_=deployment_id_, target=target, version=version,
+            store_config=store_config, dry_run=dry_run, yes=yes, plan_out=plan_out, plan=plan,
+            plan_sha256=plan_sha256, options={"secret": name, "min_age_minutes": int(min_age)},
+            ask=lambda o: f"rotate secret {o['secret']} of {env}? (a replaced token is revoked at once)")

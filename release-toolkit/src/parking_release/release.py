@@ -38,13 +38,16 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, p
     from toolkit.release.environment_source import ENVIRONMENTS_FOLDER
     from toolkit.release.stages import STAGES, run_stage
 
+    from toolkit.release.ci_report import CiReporter
+
     check_target(stage, target, json_)
-    with failures(stage, json_):
+    ci = CiReporter.for_task(json_)
+    with failures(stage, json_, ci):
         saved = saved_plan(stage, plan, plan_sha256, plan_out, dry_run)
         if saved is not None:
             version = _one_of("--version", version, saved.version)
             digest = _one_of("--digest", digest, saved.bundle_digest)
-            options = _plan_options(options, saved)
+            options = plan_options(options, saved, PLAN_OPTIONS)
         place = workplace(c)
         version = chosen_version(stage, version, place, json_)
         store = open_store(place, store_config)
@@ -56,10 +59,10 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, p
         environments = bundle / ENVIRONMENTS_FOLDER
         environment = load_environment(environments, STAGES[stage], target)
         report = run_stage(stage, environment, environments, target_for(target, place, environment), bundle, manifest,
-                           Options(dry_run=dry_run or bool(plan_out), **options), say=say, reports=place.reports,
-                           store=store, known=known, saved=saved)
-        written = _write_plan(plan_out, report, manifest.digest, {k: options.get(k) for k in PLAN_OPTIONS})
-    _report(report, json_, written, saved)
+                           Options(dry_run=dry_run or bool(plan_out), **options), say=ci.wrap(say),
+                           reports=place.reports, store=store, known=known, saved=saved)
+        written = write_plan_out(plan_out, report, manifest.digest, {k: options.get(k) for k in PLAN_OPTIONS})
+    _report(report, json_, written, saved, ci, place.reports)
 
 
 def saved_plan(task_name, plan, plan_sha256, plan_out, dry_run):
@@ -83,20 +86,21 @@ def _one_of(flag, given, planned):
     return planned
 
 
-def _plan_options(given, saved):
-    """The stage options the saved plan was made with (a flag given that the plan does not have is refused)."""
+def plan_options(given, saved, keys):
+    """The options (of ``keys``) the saved plan was made with; one given on the command line too that differs from
+    the plan's is refused."""
     from toolkit.configuration import ConfigError
 
     planned = dict(saved.options)
-    wrong = [f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if k in given and given[k] not in (None, False)
+    wrong = [f"--{k.replace('_', '-')}" for k in keys if k in given and given[k] not in (None, False)
              and given[k] != planned.get(k)]
     if wrong:
         raise ConfigError(f"{', '.join(wrong)} differ from the saved plan {saved.source}'s options "
                           f"({planned}): the plan says what to do")
-    return {**given, **{k: planned.get(k) for k in PLAN_OPTIONS if k in given}}
+    return {**given, **{k: planned.get(k) for k in keys if k in given}}
 
 
-def _write_plan(plan_out, report, bundle_digest, options, context=None):
+def write_plan_out(plan_out, report, bundle_digest, options, context=None):
     """The dry run's plan into ``plan_out``: (path, sha256), or None without --plan-out."""
     from toolkit.release.saved_plan import plan_document, write_plan
 
@@ -108,9 +112,20 @@ def _write_plan(plan_out, report, bundle_digest, options, context=None):
     return {"file": str(plan_out), "sha256": digest}
 
 
-def _report(report, json_, written=None, saved=None):
+def plan_shown(written, saved):
+    """The plan a summary shows: the one --plan-out wrote, or the one --plan applied (None: neither)."""
+    if written:
+        return {"sha256": written["sha256"], "file": written["file"], "how": "written to"}
+    return {"sha256": saved.sha256, "file": saved.source, "how": "applied from"} if saved is not None else None
+
+
+def _report(report, json_, written=None, saved=None, ci=None, reports=None):
+    """The report: to the CI host (``ci``: its summary, an annotation), then as JSON or a table; the exit code from
+    its outcome."""
     from toolkit.release.interruption import Interrupted
 
+    if ci is not None:
+        ci.publish(report, reports, plan_shown(written, saved))
     if json_:
         document = asdict(report)
         if written:
@@ -206,11 +221,14 @@ def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, sto
     --plan-out, the checks and the plan, saved; with --plan, that plan applied."""
     from toolkit.release.swap import plan_swap
 
+    from toolkit.release.ci_report import CiReporter
+
     check_target(task_name, target, json_)
-    with failures(task_name, json_):
+    ci = CiReporter.for_task(json_)
+    with failures(task_name, json_, ci):
         saved = saved_plan(task_name, plan, plan_sha256, plan_out, dry_run)
         if saved is not None:
-            force = _plan_options({"force": force}, saved)["force"]
+            force = plan_options({"force": force}, saved, ("force",))["force"]
         dry_run = dry_run or bool(plan_out)
         place = workplace(c)
         store = open_store(place, store_config)
@@ -220,13 +238,14 @@ def run_swap(c, task_name, *, env, target, dry_run, force, yes, json_, wait, sto
         def fetch(version, trust):  # the idle slot's version, once the checks passed
             return fetched_bundle(place, store, version, trust, not json_)
 
-        planned = plan_swap(environment, chosen, store, known, fetch, force=force, rollback=rollback, say=say)
+        planned = plan_swap(environment, chosen, store, known, fetch, force=force, rollback=rollback,
+                            say=ci.wrap(say))
         if not (dry_run or yes):  # what is confirmed is what the checks found
             confirm(f"make slot {planned.idle.name} of {env} (version {planned.idle.version}) live?", yes)
         report = planned.run(dry_run=dry_run, wait=wait, saved=saved)
-        written = _write_plan(plan_out, report, planned.deployment.manifest.digest, {"force": force},
-                              planned.context)
-    _report(report, json_, written, saved)
+        written = write_plan_out(plan_out, report, planned.deployment.manifest.digest, {"force": force},
+                                 planned.context)
+    _report(report, json_, written, saved, ci, place.reports)
 
 
 @task(name="qa-down", help={"deployment-id": "the QA environment to remove (as given to deploy-qa)",

@@ -39,6 +39,7 @@ class Deployment:
     outputs: dict[str, Any] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # what later steps learn (cluster id, ...)
     changed_steps: list[str] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)  # what the stage's tests found, for its report
     slot: str | None = None  # blue/green environments: the slot this run writes (the idle one)
     lock: Any = None  # the environment lock while this run holds it (ledger writes carry its lease)
     store: Any = None  # the artifact store: the bundle came from there, and passed integration tests are kept there
@@ -127,6 +128,14 @@ class Deployment:
         if self.options.dry_run:
             raise NotPlannable(f"needs {name}, which exists only after an earlier step applies")
         raise StepFailed(f"no earlier step provided {name}")
+
+    @cached_property
+    def baseline(self) -> tuple[dict, dict, set]:
+        """What the toolkit last put in the environment, by the ledger's records (toolkit/release/drift.py): what a
+        step is about to overwrite is drift when it differs."""
+        from toolkit.release import drift, ledger
+
+        return drift.baseline(ledger.read_ledger(self.lake())[0]["records"])
 
     def bundle_json(self, relative: str) -> dict:
         return json.loads((self.bundle / relative).read_text(encoding="utf-8"))

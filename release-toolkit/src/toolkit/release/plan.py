@@ -33,8 +33,25 @@ def fingerprint(value: Any) -> str:
         return value
     if value is None:
         return "absent"
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(_without_secure_strings(value), sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _is_secure_string(value: Any) -> bool:
+    """A Data Factory SecureString ({"type": "SecureString", "value": ...}): a secret inline in a definition."""
+    return isinstance(value, dict) and value.get("type") == "SecureString"
+
+
+def _without_secure_strings(value: Any) -> Any:
+    """``value`` with every SecureString's value left out (Azure returns them masked anyway; a digest of a short
+    secret could be reversed by trying candidates)."""
+    if _is_secure_string(value):
+        return {"type": "SecureString"}
+    if isinstance(value, dict):
+        return {k: _without_secure_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secure_strings(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,9 @@ def _shown(value: Any) -> Any:
 
 def differences(current: Any, desired: Any, prefix: str = "") -> list[Difference]:
     """The leaf fields of ``desired`` that ``current`` does not have the same (keys only ``current`` has are the
-    service's own additions, not differences)."""
+    service's own additions, not differences); a SecureString's value only as differing."""
+    if _is_secure_string(desired) or _is_secure_string(current):
+        return [] if current == desired else [Difference(prefix or "(value)", secret=True)]
     if isinstance(current, dict) and isinstance(desired, dict):
         found = []
         for key in sorted(desired):
@@ -148,6 +167,7 @@ class StageReport:
     stopped_by: str | None = None  # the signal that interrupted the stage (SIGINT, SIGTERM)
     finished: str | None = None  # why the steps after one were not needed (see Plan.finished)
     expects: dict | None = None  # a dry run: what steps it could only plan "after" an earlier one rely on
+    results: list[str] = field(default_factory=list)  # what the stage's tests found (integration, smoke)
 
     @property
     def changed(self) -> bool:

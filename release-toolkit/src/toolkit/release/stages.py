@@ -19,6 +19,7 @@ from toolkit.configuration import ConfigError
 from toolkit.environments.model import Environment, VariableSecret
 from toolkit.environments.target import Target
 from toolkit.release.deployment import Deployment, Options
+from toolkit.release.drift import deploy_scope, state_record
 from toolkit.release.interruption import shielded
 from toolkit.release.lock import LockHeld
 from toolkit.release.errors import explain_error
@@ -132,7 +133,7 @@ def run_stage(stage: str, environment: Environment, environments: Path, target: 
             except LockHeld as exc:
                 report.outcome, report.error = "failed", f"lock: {exc}"
                 say(f"[lock] {exc}")
-    report.slot = deployment.slot
+    report.slot, report.results = deployment.slot, deployment.results
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
@@ -173,7 +174,8 @@ def record_deploy(deployment: Deployment, report: StageReport, say: Callable[[st
         deployment.record("deploy", report.outcome, stage=report.stage, target=report.target,
                           changed=[s.step for s in report.steps if s.status == "changed"], error=report.error,
                           error_detail=report.error_detail if report.error_detail != report.error else None,
-                          forced=forced or None, plan_sha256=plan_sha256)
+                          forced=forced or None, plan_sha256=plan_sha256,
+                          fingerprints=state_record(deployment, deploy_scope(deployment)))
     except Exception as exc:  # the deploy's own outcome stands; say why it is not on record
         say(f"could not record the deploy in the ledger: {exc if isinstance(exc, StepFailed) else explain_error(exc)}")
 

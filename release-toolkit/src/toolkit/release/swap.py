@@ -20,6 +20,7 @@ from toolkit.environments.model import Environment, load_environment
 from toolkit.environments.target import Target
 from toolkit.release import ledger
 from toolkit.release.deployment import Deployment, Options, open_deployed
+from toolkit.release.drift import Scope, state_record
 from toolkit.release.lock import LockHeld
 from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.promotion import promotion_gaps
@@ -187,4 +188,5 @@ def _flip(report: SwapReport, d: Deployment, factory: Factory, live: str | None,
             + (" and intact: swapping again rolls back" if live else ""))
     d.record(EVENT, report.outcome, from_slot=live, to_slot=idle.name, forced=report.forced or None,
              error=report.error, pointer=report.pointer, flipped_at=flipped_at,
-             plan_sha256=saved.sha256 if saved is not None else None)
+             plan_sha256=saved.sha256 if saved is not None else None,
+             fingerprints=state_record(d, Scope(factory=True, triggers=True)))

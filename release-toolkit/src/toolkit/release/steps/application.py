@@ -16,6 +16,7 @@ from toolkit.databricks.workspace_files import (WorkspaceObject, delete_objects,
                                                 read_file)
 from toolkit.progress import Progress
 from toolkit.release.deployment import Deployment
+from toolkit.release.drift import list_overwrites, plain
 from toolkit.release.markers import MARKER
 from toolkit.release.plan import Difference, Plan, StepFailed
 
@@ -113,6 +114,9 @@ class Application:
         differences = clusters.spec_differences(current, spec) if current else []
         plan.read(f"cluster {spec['cluster_name']}", {"spec": {k: current.get(k) for k in spec},
                                                       "state": current.get("state")} if current else None)
+        if differences:
+            list_overwrites(plan, d, {f"cluster/{spec['cluster_name']}/{k}": plain(current[k])
+                                      if k in current else None for k in differences})
         if current is None:
             plan.add("create", f"cluster {spec['cluster_name']}", writes={"databricks": 1})
         elif differences:
@@ -132,6 +136,8 @@ class Application:
         to_remove = [{"whl" if k.endswith(".whl") else "jar": k} for k, status in installed.items()
                      if k.startswith(ours) and k not in {clusters.library_key(w) for w in wanted}
                      and status != "UNINSTALL_ON_RESTART"]
+        if to_install or to_remove:
+            list_overwrites(plan, d, {f"cluster/{spec['cluster_name']}/libraries": plain(sorted(installed))})
         if to_install:  # one request installs them all, as one uninstalls them all
             plan.add("install", ", ".join(clusters.library_key(lib).rsplit("/", 1)[-1] for lib in to_install),
                      writes={"databricks": 1})

@@ -9,6 +9,7 @@ from toolkit.definitions.adf import load_adf
 from toolkit.definitions.adf_deployment import (ORDER, ReplacementError, contains, deploy_order, dependents,
                                                 replace_properties)
 from toolkit.release import ledger
+from toolkit.release.drift import definition_print, list_overwrites
 from toolkit.release.deployment import Deployment
 from toolkit.release.plan import Difference, Plan, StepFailed, differences
 from toolkit.release.steps.storage_access import lake_root
@@ -95,6 +96,12 @@ class DataFactory:
             plan.notes.append(f"{len(extra)} objects in the factory are not in the bundle and are kept (--prune "
                               f"deletes them): {', '.join(f'{k} {n}' for k, n in extra)}")
 
+        live_triggers = {n: p.get("runtimeState", "Stopped") for n, p in current.get("trigger", {}).items()}
+        list_overwrites(plan, d, {
+            **{f"factory/{kind}/{name}": definition_print(current[kind][name]) if name in current.get(kind, {})
+               else None for kind, name in writes + deletes},
+            **{f"triggers/{n}": live_triggers.get(n) for n in to_start + to_stop
+               if final.get(n, "Stopped") != live_triggers.get(n)}})
         if to_stop:  # on record first (see apply)
             plan.add("record", "the triggers it stops, in the ledger", ", ".join(to_stop), writes={"storage": 1})
         for name in to_stop:

@@ -88,6 +88,7 @@ class IntegrationTests:
                 raise StepFailed(f"integration-test notebook {tests.notebook} ended {notebook.result_state}: "
                                  f"{notebook.error} (run page: {notebook.page_url})")
             d.say(f"integration-test notebook: {describe_summary(notebook.output)}")
+            d.results.append(f"integration tests of {d.version} passed: {describe_summary(notebook.output)}")
             record["summary"] = notebook.output
         except StepFailed as failure:
             d.record(EVENT, "failed", error=str(failure), **record)

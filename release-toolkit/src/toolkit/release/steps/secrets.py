@@ -9,6 +9,7 @@ import time
 from toolkit.azure.keyvault import SecretState, read_secret, recover_secret, write_secret
 from toolkit.environments.model import DatabricksTokenSecret, StorageKeySecret, VariableSecret
 from toolkit.release.deployment import Deployment
+from toolkit.release.drift import list_overwrites, plain
 from toolkit.release.plan import Difference, Plan, StepFailed
 
 TOKEN_ID_TAG = "databricks-token-id"
@@ -46,6 +47,9 @@ class Secrets:
                 plan.add("set", f"secret {name}", "new" if state.value is None else "value changed",
                          writes={"keyvault": 1}, reasons=[Difference("value", secret=True)])
                 writes.append((name, wanted, state))
+
+        list_overwrites(plan, d, {f"secret/{name}": "soft-deleted" if state.deleted else plain(state.version)
+                                  for name, _, state in writes})
 
         def apply() -> None:
             for name, wanted, state in writes:

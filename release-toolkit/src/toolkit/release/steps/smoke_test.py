@@ -58,3 +58,5 @@ class SmokeTest:
         if error:
             raise StepFailed(error)
         d.say(f"smoke test of slot {d.slot}: version {output['version']}, tables {output.get('tables')}")
+        d.results.append(f"smoke test of slot {d.slot} passed: version {output['version']}, tables "
+                         f"{output.get('tables')}")
