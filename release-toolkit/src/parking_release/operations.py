@@ -72,8 +72,9 @@ def drift(c, env, deployment_id_=None, target="sandbox", json_=False, version=No
         if found.unknown:
             print(f"{env}: cannot tell for {', '.join(found.unknown)}: no release recorded their state (a deploy or "
                   "swap by this toolkit records it)")
-        print(f"{env}: {len(found.items)} item{'s' if len(found.items) != 1 else ''} drifted from what the toolkit "
-              "last put there" if found.drifted else f"{env}: no drift" if not found.unknown else "")
+        if found.drifted or not found.unknown:
+            print(f"{env}: {len(found.items)} item{'s' if len(found.items) != 1 else ''} drifted from what the "
+                  "toolkit last put there" if found.drifted else f"{env}: no drift")
     if DRIFT_EXIT[verdict]:
         raise Exit(code=DRIFT_EXIT[verdict])
 

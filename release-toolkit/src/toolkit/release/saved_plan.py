@@ -38,10 +38,12 @@ def sha256(data: bytes) -> str:
 
 
 def stage_writes(report: StageReport) -> list[dict]:
-    """The writes a stage makes besides its steps' (the ledger record of what it did)."""
+    """The writes a stage makes besides its steps' (the ledger record of what it did; an ops change's steps record
+    themselves)."""
     if report.stage in ("swap", "ops.rollback"):
         return [{"action": "record", "target": "the swap in the ledger", "writes": {"storage": 1}}]
-    if any((s.plan or {}).get("changes") or (s.plan or {}).get("status") == "after" for s in report.steps):
+    if report.stage.startswith("deploy-") and any((s.plan or {}).get("changes") or (s.plan or {}).get("status") ==
+                                                  "after" for s in report.steps):
         return [{"action": "record", "target": "the deploy in the ledger", "writes": {"storage": 1}}]
     return []
 
