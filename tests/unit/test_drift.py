@@ -27,13 +27,14 @@ def test_edited_added_and_deleted_items_are_named_and_what_no_record_covered_can
                {"event": "cluster-restarted", "when": "t0", "version": "-", "state": "RUNNING"},  # not a state
                _record("swap", ["factory", "triggers"], {"factory/pipeline/P": "b", "triggers/T": "Started",
                                                          "factory/dataset/D": "d"})]
-    live = {"factory/pipeline/P": "x", "triggers/T": "Stopped", "factory/dataset/New": "n"}
-    report = compare(live, records, Scope(factory=True, triggers=True, secrets=("key",)), "prod")
+    live = {"factory/pipeline/P": "x", "triggers/T": "Stopped", "factory/dataset/New": "n", "secret/key": "v1"}
+    report = compare(live, records, Scope(factory=True, triggers=True, clusters=("c-green",), secrets=("key",)),
+                     "prod")
     assert [(i.item, i.change) for i in report.items] == [("factory/dataset/D", "deleted"),
                                                           ("factory/dataset/New", "added"),
                                                           ("factory/pipeline/P", "edited"), ("triggers/T", "edited")]
     assert str(report.items[3]) == "triggers/T: Started -> Stopped (since the swap of 1.0 at 2026-11-30T10:00:00+00:00)"
-    assert report.unknown == ["secret/key"] and report.drifted
+    assert report.unknown == ["secret/key"] and report.drifted  # the never-deployed c-green: nothing to tell
     same = compare({"factory/pipeline/P": "b", "triggers/T": "Started", "factory/dataset/D": "d"}, records,
                    Scope(factory=True, triggers=True), "prod")
     assert not same.drifted and same.unknown == []

@@ -193,7 +193,7 @@ class DriftItem:
 class DriftReport:
     environment: str
     items: list[DriftItem] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # categories no record has a state for: cannot tell
+    unknown: list[str] = field(default_factory=list)  # categories live but in no record's state: cannot tell
 
     @property
     def drifted(self) -> bool:
@@ -212,7 +212,8 @@ def compare(live: dict[str, str], records: list[dict], scope: Scope, environment
     items, source, covered = baseline(records)
     report = DriftReport(environment)
     wanted = set(scope.categories())
-    report.unknown = sorted(wanted - covered)
+    # What no record covers cannot be told apart from drift, unless there is nothing of it (a slot never deployed).
+    report.unknown = sorted(c for c in wanted - covered if any(category(i) == c for i in live))
     last_of = {c: next((r for r in reversed(records) if c in set((recorded_state(r) or {}).get("covers", []))),
                        None)
                for c in wanted}
