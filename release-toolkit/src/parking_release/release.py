@@ -34,11 +34,10 @@ def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, p
            **options):
     from toolkit.artifacts.fetch import read_published_manifest
     from toolkit.environments.model import load_environment
+    from toolkit.release.ci_report import CiReporter
     from toolkit.release.deployment import Options
     from toolkit.release.environment_source import ENVIRONMENTS_FOLDER
     from toolkit.release.stages import STAGES, run_stage
-
-    from toolkit.release.ci_report import CiReporter
 
     check_target(stage, target, json_)
     ci = CiReporter.for_task(json_)
@@ -101,7 +100,8 @@ def plan_options(given, saved, keys):
 
 
 def write_plan_out(plan_out, report, bundle_digest, options, context=None):
-    """The dry run's plan into ``plan_out``: (path, sha256), or None without --plan-out."""
+    """The dry run's plan written to ``plan_out``: {"file", "sha256"}, or None without --plan-out (or when the dry
+    run failed: a plan of a stage that could not be planned is not one to approve)."""
     from toolkit.release.saved_plan import plan_document, write_plan
 
     if not plan_out or report.outcome != "succeeded":

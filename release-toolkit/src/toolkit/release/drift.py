@@ -92,8 +92,9 @@ def read_state(d, scope: Scope) -> dict[str, str]:
     factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName")) if scope.factory or scope.triggers \
         else None
     reads: list[tuple[str, Any]] = []
-    if factory is not None:
-        reads += [("objects", kind) for kind in COLLECTIONS] + [("globals", None)]
+    if factory is not None:  # trigger states alone need only the triggers
+        reads += [("objects", kind) for kind in (COLLECTIONS if scope.factory else ("trigger",))]
+        reads += [("globals", None)] if scope.factory else []
     if scope.clusters:
         reads.append(("clusters", None))
     reads += [("secret", name) for name in scope.secrets]

@@ -16,7 +16,7 @@ from toolkit.databricks.workspace_files import (WorkspaceObject, delete_objects,
                                                 read_file)
 from toolkit.progress import Progress
 from toolkit.release.deployment import Deployment
-from toolkit.release.drift import list_overwrites, plain
+from toolkit.release.drift import CLUSTER_FIELDS, list_overwrites, plain
 from toolkit.release.markers import MARKER
 from toolkit.release.plan import Difference, Plan, StepFailed
 
@@ -116,7 +116,7 @@ class Application:
                                                       "state": current.get("state")} if current else None)
         if differences:
             list_overwrites(plan, d, {f"cluster/{spec['cluster_name']}/{k}": plain(current[k])
-                                      if k in current else None for k in differences})
+                                      if k in current else None for k in differences if k in CLUSTER_FIELDS})
         if current is None:
             plan.add("create", f"cluster {spec['cluster_name']}", writes={"databricks": 1})
         elif differences:
