@@ -3,7 +3,9 @@ benchmark can prove that a dry run or a no-op re-deploy writes nothing.
 
 A write is any request that can change state: PUT, PATCH, DELETE, and POST except the POSTs that
 Azure and Databricks define as reads (validate, what-if, activity-run queries, listKeys, name checks). The token
-endpoint and the sandbox's own admin API are not part of the cloud and are not counted.
+endpoint and the sandbox's own admin API are not part of the cloud and are not counted. What a notebook run
+reads and writes in the lake is counted under ``cluster``: Databricks compute made those requests, not the
+caller that started the run.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ _READ_POSTS = re.compile(r"/(validate|whatIf|queryActivityruns|queryPipelineRuns
                          re.IGNORECASE)
 _UNCOUNTED = re.compile(r"^/(admin/|health$|[^/]+/oauth2/v2\.0/token$)")
 _KEEP_WRITES = 500
+CLUSTER_USER_AGENT = "sandbox-cluster"
 
 
 def is_write(method: str, path: str) -> bool:
@@ -37,7 +40,8 @@ class RequestLog:
         kind = "write" if is_write(method, path) else "read"
         with self._lock:
             self._counts[(service, kind)] += 1
-            if kind == "write" and len(self._writes) < _KEEP_WRITES:
+            # A run's own writes are many (each file Spark writes): counted, not listed.
+            if kind == "write" and service != "cluster" and len(self._writes) < _KEEP_WRITES:
                 self._writes.append(f"{service} {method} {path}" + (f"?comp={operation}" if operation else ""))
 
     def snapshot(self) -> dict:
@@ -61,6 +65,8 @@ def counted(app: Callable, service: str, log: RequestLog) -> Callable:
 
     def wrapper(environ, start_response):
         operation = parse_qs(environ.get("QUERY_STRING", "")).get("comp", [None])[0]
-        log.record(service, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"), operation)
+        by_cluster = CLUSTER_USER_AGENT in environ.get("HTTP_USER_AGENT", "")
+        log.record("cluster" if by_cluster else service, environ.get("REQUEST_METHOD", "GET"),
+                   environ.get("PATH_INFO", "/"), operation)
         return app(environ, start_response)
     return wrapper

@@ -136,6 +136,10 @@ class Jobs:
         self._validate_tasks(body.get("tasks") or [])
         return json_response({"run_id": self._start_run(body.get("run_name", ""), body["tasks"], None, {})})
 
+    def cluster_lock(self, cluster_id: str) -> threading.Lock:
+        with self._run_locks_guard:
+            return self._run_locks.setdefault(cluster_id, threading.Lock())
+
     def _update_run(self, run_id: int, change) -> None:
         with self.state.update() as data:
             change(self.ws(data)["runs"][str(run_id)])
@@ -162,21 +166,23 @@ class Jobs:
         notebook.parent.mkdir(parents=True, exist_ok=True)
         notebook.write_bytes(self.notebook_source(task["notebook_task"]["notebook_path"]))
         parameters = {**(task["notebook_task"].get("base_parameters") or {}), **overrides}
-        port = self.cluster_port(task["existing_cluster_id"])
-        cluster = self.ws(self.state.read())["clusters"].get(task["existing_cluster_id"], {})
-        try:
-            parameters, lake_folders = self.lake_folders(parameters, cluster)
-        except PermissionError as refused:  # the notebook's first read fails, as Unity Catalog refuses it
-            return "FAILED", {"error": str(refused)}
-        folders = self.sync_mounts_down()
-        answer = requests.post(f"http://127.0.0.1:{port}/run", timeout=3600, json={
-            "notebook": str(notebook), "parameters": parameters, "secrets": self.secrets_for_run(),
-            "dbfs_root": str(self.home / "dbfs-root"), "mounts": folders,
-            "mount_root": str(self.mount_root) if self.legacy else None,
-            "mount_sources": {p: s.source for p, s in self._mount_sources().items()}}).json()
-        self.record_mounts(answer.get("created_mounts") or {}, answer.get("removed_mounts") or [])
-        self.sync_mounts_up(set(folders))
-        refused = self.sync_lake_folders_up(lake_folders)
+        cluster_id = task["existing_cluster_id"]
+        port = self.cluster_port(cluster_id)
+        cluster = self.ws(self.state.read())["clusters"].get(cluster_id, {})
+        with self.cluster_lock(cluster_id):  # its local copies are synced down, run on and synced up in turn
+            try:
+                parameters, lake_folders = self.lake_folders(parameters, cluster, cluster_id)
+            except PermissionError as refused:  # the notebook's first read fails, as Unity Catalog refuses it
+                return "FAILED", {"error": str(refused)}
+            mounts = self.sync_mounts_down(cluster_id)
+            answer = requests.post(f"http://127.0.0.1:{port}/run", timeout=3600, json={
+                "notebook": str(notebook), "parameters": parameters, "secrets": self.secrets_for_run(),
+                "dbfs_root": str(self.home / "dbfs-root"), "mounts": {p: f for p, (f, _) in mounts.items()},
+                "mount_root": str(self.cluster_home(cluster_id) / "mounts") if self.legacy else None,
+                "mount_sources": {p: s.source for p, s in self._mount_sources().items()}}).json()
+            self.record_mounts(answer.get("created_mounts") or {}, answer.get("removed_mounts") or [])
+            self.sync_mounts_up(cluster_id, mounts)
+            refused = self.sync_lake_folders_up(lake_folders)
         if refused and "error" not in answer:
             return "FAILED", {"error": refused}
         if "error" in answer:

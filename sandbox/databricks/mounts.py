@@ -1,7 +1,9 @@
 """Sandbox mounts: a mount point maps to an Azurite container (as dbutils.fs.mount maps one to ADLS),
 kept in step with a local folder around each run, since local Spark has no ABFS driver. Before a run
-the container's blobs are copied down; after it, new and changed files go up and deleted ones are
-removed, so the lake in storage is what the notebook wrote.
+the container's blobs are copied down; after it, what the run changed in its copy goes up (new and changed
+files, and the removal of files it deleted), so the lake in storage is what the notebook wrote. Only the
+run's own changes go up, measured against the copy it started from: on Databricks two runs on two clusters
+write the lake at once, and neither undoes what the other wrote.
 
 What Spark writes lands as it does on ADLS Gen2 (an account with a hierarchical namespace) seen through
 the Blob API: every directory is a zero-length blob with metadata ``hdi_isfolder=true``, and files carry
@@ -14,8 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from sandbox.adls import is_directory, write_directory, write_file
 from sandbox.databricks.errors import invalid
+from sandbox.request_log import CLUSTER_USER_AGENT
 
 _SOURCE = re.compile(r"^(?:abfss?|wasbs?)://(?P<container>[^@/]+)@(?P<account>[a-z0-9]+)\."
                      r"(?:dfs|blob)\.core\.windows\.net/?(?P<prefix>.*)$")
@@ -49,7 +54,8 @@ def _container(blob_endpoint: str, source: MountSource):
     # times (up to 30); the SDK's default of 3 would fail a sync of a few hundred files under injected faults.
     service = BlobServiceClient(f"{blob_endpoint}/{source.account}",
                                 credential={"account_name": source.account, "account_key": source.key},
-                                retry_total=12, retry_status=12, initial_backoff=0.5, increment_base=2)
+                                retry_total=12, retry_status=12, initial_backoff=0.5, increment_base=2,
+                                user_agent=CLUSTER_USER_AGENT)
     container = service.get_container_client(source.container)
     if not container.exists():
         container.create_container()
@@ -71,7 +77,22 @@ def _listing(container, prefix: str) -> dict:
     return {b.name[len(prefix):]: b for b in container.list_blobs(name_starts_with=prefix, include=["metadata"])}
 
 
-def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> None:
+@dataclass(frozen=True)
+class Snapshot:
+    """A local copy as it was synced down: each file's (size, modified time), and the directories."""
+    files: dict
+    directories: frozenset
+
+
+def snapshot(folder: Path) -> Snapshot:
+    files = {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime)
+             for p in folder.rglob("*") if p.is_file()}
+    return Snapshot(files, frozenset(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()))
+
+
+def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> Snapshot:
+    """The container (under the source's prefix) copied into ``folder``, which then holds nothing else; what
+    the copy is now, for :func:`sync_up` to tell the run's own changes by."""
     container = _container(blob_endpoint, source)
     prefix = f"{source.prefix}/" if source.prefix else ""
     remote = _listing(container, prefix)
@@ -89,29 +110,33 @@ def sync_down(blob_endpoint: str, source: MountSource, folder: Path) -> None:
     for local in [p for p in folder.rglob("*") if p.is_file()]:
         if local.relative_to(folder).as_posix() not in files:
             local.unlink()
+    return snapshot(folder)
 
 
-def sync_up(blob_endpoint: str, source: MountSource, folder: Path, delete: bool = True, dry_run: bool = False) -> int:
-    """Upload new and changed files (and a directory blob for each new directory); with ``delete``, remove
-    blobs whose file or directory is gone (only safe when the folder was synced down before the run). Returns
-    how many blobs change; ``dry_run`` only counts them."""
+def sync_up(blob_endpoint: str, source: MountSource, folder: Path, since: Snapshot | None = None,
+            dry_run: bool = False) -> int:
+    """Upload what changed in ``folder`` since it was synced down (``since``): new and changed files (and a
+    directory blob for each new directory), and remove the blobs of files and directories the run deleted.
+    Blobs another writer added meanwhile are left alone. Without ``since`` (a folder never synced down: a mount
+    the run created) everything in it is new. Returns how many blobs change; ``dry_run`` only counts them."""
+    since = since or Snapshot({}, frozenset())
     container = _container(blob_endpoint, source)
     prefix = f"{source.prefix}/" if source.prefix else ""
-    remote = _listing(container, prefix)
-    local_files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
-    local_dirs = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_dir()}
-    new_dirs = sorted(local_dirs - set(remote))
-    changed = [r for r, p in local_files.items() if r not in remote or is_directory(remote[r])
-               or not _unchanged(p, remote[r])]
-    gone = [r for r, b in remote.items() if r not in (local_dirs if is_directory(b) else local_files)] \
-        if delete else []
+    now = snapshot(folder)
+    new_dirs = sorted(now.directories - since.directories)
+    changed = sorted(r for r, stat in now.files.items() if since.files.get(r) != stat)
+    gone = sorted((set(since.files) - set(now.files)) | (since.directories - now.directories))
     if dry_run:
         return len(new_dirs) + len(changed) + len(gone)
     for relative in new_dirs:
         write_directory(container, prefix + relative)
     for relative in changed:
-        write_file(container, prefix + relative, local_files[relative].read_bytes())
-        _stamp(local_files[relative], container.get_blob_client(prefix + relative).get_blob_properties())
+        path = folder / relative
+        write_file(container, prefix + relative, path.read_bytes())
+        _stamp(path, container.get_blob_client(prefix + relative).get_blob_properties())
     for relative in sorted(gone, reverse=True):  # a directory after what it held
-        container.delete_blob(prefix + relative)
+        try:
+            container.delete_blob(prefix + relative)
+        except ResourceNotFoundError:  # another writer removed it too
+            pass
     return len(new_dirs) + len(changed) + len(gone)

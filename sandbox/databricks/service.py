@@ -1,6 +1,7 @@
 """One Databricks workspace: the REST endpoints of workspace_objects, compute and jobs over one state."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -36,11 +37,12 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
         self.keyvault_reader = keyvault_reader
         self.keyvault_grant = keyvault_grant  # adds AzureDatabricks to a vault's access policies
         self.blob_endpoint = blob_endpoint
-        self.mount_root = home / "mounts"
         # A workspace of an account opened before DBFS mounts were withdrawn; new accounts have none (RULES.md).
         self.legacy = legacy
         self.storage_access = storage_access  # (access connector id, account) -> 'rw', 'r' or ''
         self.account_key = account_key
+        self._run_locks: dict[str, threading.Lock] = {}
+        self._run_locks_guard = threading.Lock()
         self._init_compute()
 
     # -- mounts (see sandbox.databricks.mounts) ----------------------------------------------------
@@ -49,35 +51,37 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
 
         return {point: MountSource(**source) for point, source in self.ws(self.state.read()).get("mounts", {}).items()}
 
-    def sync_mounts_down(self) -> dict[str, str]:
+    # Each cluster works on its own local copy of what it reads (one driver runs one notebook at a time, see
+    # jobs.py): two clusters running at once, as Databricks allows, do not share a folder.
+    def cluster_home(self, cluster_id: str) -> Path:
+        return self.home / "clusters" / cluster_id
+
+    def sync_mounts_down(self, cluster_id: str) -> dict[str, tuple[str, object]]:
+        """Every mount copied into the cluster's own folders: mount point -> (folder, snapshot)."""
         from sandbox.databricks.mounts import sync_down
         from sandbox.notebook.dbutils import mount_local_folder
 
         folders = {}
         for point, source in self._mount_sources().items():
-            folder = mount_local_folder(self.mount_root, point)
+            folder = mount_local_folder(self.cluster_home(cluster_id) / "mounts", point)
             folder.mkdir(parents=True, exist_ok=True)
-            sync_down(self.blob_endpoint, source, folder)
-            folders[point] = str(folder)
+            folders[point] = (str(folder), sync_down(self.blob_endpoint, source, folder))
         return folders
 
-    def sync_mounts_up(self, synced_down: set[str]) -> None:
-        """After a run: mounts that were synced down before it are mirrored up; a mount the run created only
-        adds what the run wrote, then comes down whole for the next run."""
-        from sandbox.databricks.mounts import sync_down, sync_up
+    def sync_mounts_up(self, cluster_id: str, synced_down: dict) -> None:
+        """After a run: what it changed under each mount goes up (a mount the run created: all it wrote)."""
+        from sandbox.databricks.mounts import sync_up
         from sandbox.notebook.dbutils import mount_local_folder
 
         for point, source in self._mount_sources().items():
-            folder = mount_local_folder(self.mount_root, point)
-            sync_up(self.blob_endpoint, source, folder, delete=point in synced_down)
-            if point not in synced_down:
-                sync_down(self.blob_endpoint, source, folder)
+            folder = mount_local_folder(self.cluster_home(cluster_id) / "mounts", point)
+            sync_up(self.blob_endpoint, source, folder, since=synced_down[point][1] if point in synced_down else None)
 
     # -- abfss:// paths through Unity Catalog external locations ------------------------------------
-    def lake_folders(self, parameters: dict, cluster: dict) -> tuple[dict, dict]:
-        """Widget values that are abfss:// paths point at a local copy of the external location that covers
-        them (local Spark has no ABFS driver), once Unity Catalog has allowed the caller to read there. Returns
-        the translated parameters and, by location, (grant, local folder) for the sync up after the run."""
+    def lake_folders(self, parameters: dict, cluster: dict, cluster_id: str) -> tuple[dict, dict]:
+        """Widget values that are abfss:// paths point at the cluster's local copy of the external location that
+        covers them (local Spark has no ABFS driver), once Unity Catalog has allowed the caller to read there.
+        Returns the translated parameters and, by location, (grant, local folder, snapshot) for the sync up."""
         from sandbox.databricks.mounts import sync_down
 
         translated, synced = dict(parameters), {}
@@ -86,11 +90,10 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
             self.check_access_mode(cluster)
         for name, value in paths.items():
             grant = self.path_access(value)
-            folder = self.home / "external-locations" / grant.location.lower()
+            folder = self.cluster_home(cluster_id) / "external-locations" / grant.location.lower()
             if grant.location not in synced:
                 folder.mkdir(parents=True, exist_ok=True)
-                sync_down(self.blob_endpoint, self._source(grant), folder)
-                synced[grant.location] = (grant, folder)
+                synced[grant.location] = (grant, folder, sync_down(self.blob_endpoint, self._source(grant), folder))
             relative = unity_catalog.normalize_url(value)[len(grant.url):].strip("/")
             translated[name] = str(folder / relative) if relative else str(folder)
         return translated, synced
@@ -105,12 +108,12 @@ class DatabricksService(Service, workspace_objects.WorkspaceObjects, compute.Com
         otherwise nothing goes up and the run fails with Databricks' refusal."""
         from sandbox.databricks.mounts import sync_up
 
-        for grant, folder in synced.values():
-            if sync_up(self.blob_endpoint, self._source(grant), folder, dry_run=True) and not grant.writable:
+        for grant, folder, since in synced.values():
+            if sync_up(self.blob_endpoint, self._source(grant), folder, since, dry_run=True) and not grant.writable:
                 return (f"PERMISSION_DENIED: User does not have WRITE FILES on External Location '{grant.location}' "
                         "(or the location is read-only, or its credential's identity may only read the account).")
-        for grant, folder in synced.values():
-            sync_up(self.blob_endpoint, self._source(grant), folder)
+        for grant, folder, since in synced.values():
+            sync_up(self.blob_endpoint, self._source(grant), folder, since)
         return None
 
     def check_access_mode(self, cluster: dict) -> None:

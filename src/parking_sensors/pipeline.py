@@ -187,7 +187,12 @@ def verify_load(spark: SparkSession, lake: Lake, landing_folder: str, load_id: s
     checks += _fact_checks(fact, dims, counts[SENSOR_TABLE]["good"])
     quality.enforce(checks)
     return {"step": "verify", "version": __version__, "load_id": load_id, "rows": counts, "fact_rows": fact.count(),
-            "checks": _summary(checks)}
+            "checks": _summary(checks), "coverage": reference_coverage(fact)}
+
+
+def reference_coverage(fact: DataFrame) -> dict[str, dict[str, float | int]]:
+    """Per dimension, the facts that point at its unknown member (the release gates on the share)."""
+    return {d.name: quality.unknown_share(fact, d.key, UNKNOWN_KEY) for d in DIMENSIONS}
 
 
 def verify_warehouse(spark: SparkSession, lake: Lake) -> dict[str, Any]:

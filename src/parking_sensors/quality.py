@@ -69,6 +69,15 @@ def references(fact: DataFrame, table: str, dim: DataFrame, key: str) -> CheckRe
     return CheckResult("references", table, orphans, f"{orphans} rows whose {key} is not in the dimension")
 
 
+def unknown_share(fact: DataFrame, key: str, unknown_key: int) -> dict[str, float | int]:
+    """Reference coverage of one dimension: how many facts point at its unknown member, and their share (0 for
+    no facts). A lookup that silently stops matching shows here, though every key still resolves."""
+    row = fact.agg(F.count("*").alias("facts"),
+                   F.coalesce(F.sum((F.col(key) == unknown_key).cast("int")), F.lit(0)).alias("unknown")).first()
+    facts, unknown = int(row["facts"]), int(row["unknown"])
+    return {"facts": facts, "unknown": unknown, "share": round(unknown / facts, 6) if facts else 0.0}
+
+
 def enforce(results: Iterable[CheckResult]) -> list[CheckResult]:
     """Return the results, or raise DataQualityError naming every failed check."""
     results = list(results)

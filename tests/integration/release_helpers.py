@@ -101,10 +101,13 @@ def saved_plan(report, published, folder: Path, **options):
 
 
 def writes_by_service(home: Path) -> dict[str, int]:
-    """The sandbox's write requests since the last reset, by service, without the environment lock's own."""
+    """The sandbox's write requests since the last reset, by service, without the environment lock's own, nor what
+    notebook runs wrote in the lake (service ``cluster``: Databricks compute wrote it, as a pipeline's activities
+    write what they produce; the release planned the runs, under ``databricks``)."""
     from collections import Counter
 
-    return dict(Counter(w.split()[0] for w in requests_made(home)["write_requests"] if not is_lock_write(w)))
+    return dict(Counter(w.split()[0] for w in requests_made(home)["write_requests"]
+                        if not is_lock_write(w) and not w.startswith("cluster ")))
 
 
 def deployment(home: Path, published, environment, deployment_id: str, outputs: dict) -> Deployment:

@@ -3,7 +3,8 @@ from invoke import Collection
 
 from parking_release import artifacts, operations, release
 
-OPS_TASKS = (artifacts.versions, operations.status, operations.drift, operations.rollback, operations.rerun,
+OPS_TASKS = (artifacts.versions, operations.status, operations.drift,
+             operations.audit, operations.rollback, operations.rerun,
              operations.triggers, operations.restart_cluster, operations.rotate_secret, operations.unlock)
 RELEASE_TASKS = (artifacts.publish, artifacts.fetch, artifacts.verify, release.deploy_qa, release.deploy_staging,
                  release.deploy_prod, release.swap, release.qa_down)

@@ -79,6 +79,33 @@ def drift(c, env, deployment_id_=None, target="sandbox", json_=False, version=No
         raise Exit(code=DRIFT_EXIT[verdict])
 
 
+AUDIT_EXIT = {"passed": 0, "no-baseline": 0, "breached": 3, "failed": 1}
+
+
+@task(help={"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
+            "slot": "the slot whose audit to show (default: the newest audit of either)",
+            "json": "print the ledger's record as JSON", **SOURCE_HELP})
+def audit(c, env="prod", target="sandbox", slot=None, json_=False, version=None, store_config=None):
+    """The last audit before a swap: the idle slot's output on production's last load against the live slot's
+    (tables, rows, keys, changed columns, reference coverage, breaches). Exit 0: passed (or no baseline); 3:
+    breached; 1: failed, or none recorded; 2: bad input."""
+    from invoke import Exit
+
+    from toolkit.audit import history, report
+
+    with failures("ops.audit", json_):
+        environment, chosen = _deployed(c, env, None, target, version, store_config, not json_)
+        found = history.latest(environment, chosen, slot)
+    if found is None:
+        if json_:
+            print(json.dumps(None))
+        raise Exit(f"{env}: no audit recorded" + (f" for slot {slot}" if slot else "") + " (deploy-prod records one)",
+                   code=1)
+    print(json.dumps(found, indent=2, sort_keys=True) if json_ else report.markdown(found))
+    if AUDIT_EXIT.get(found["outcome"], 1):
+        raise Exit(code=AUDIT_EXIT.get(found["outcome"], 1))
+
+
 @task(help={**_WHERE, "yes": "do not ask for confirmation", "dry-run": "show who holds the lock and break nothing"})
 def unlock(c, env, deployment_id_=None, target="sandbox", yes=False, dry_run=False, version=None, store_config=None):
     """Break an environment's lock after showing who holds it (for a run that is gone)."""

@@ -27,7 +27,7 @@ _COMMON_HELP = {
     "plan-sha256": "with --plan: the approved plan's SHA-256; another file is refused before any call",
 }
 PLAN_HELP = {k: _COMMON_HELP[k] for k in ("plan-out", "plan", "plan-sha256")}
-PLAN_OPTIONS = ("deployment_id", "infrastructure", "retest", "prune", "force")  # what a saved plan fixes
+PLAN_OPTIONS = ("deployment_id", "infrastructure", "retest", "prune", "force", "audit_input")  # what a saved plan fixes
 
 
 def _stage(c, stage, *, version, dry_run, json_, target, store_config, digest, plan_out, plan, plan_sha256,
@@ -190,13 +190,18 @@ def deploy_staging(c, version=None, dry_run=False, json_=False, target="sandbox"
 
 
 @task(name="deploy-prod", help={**_COMMON_HELP, **_INFRA_HELP, **_FORCE_HELP,
-                                "retest": "run the smoke test even if the slot passed it and nothing changed"})
+                                "retest": "run the smoke test and the audit even if the slot passed them and nothing "
+                                          "changed",
+                                "audit-input": "the landing folder (relative to the lake root) the audit processes "
+                                               "again; default: that of the pipeline's last successful run"})
 def deploy_prod(c, version=None, dry_run=False, json_=False, target="sandbox", infra=False, retest=False,
-                store_config=None, wait=False, force=False, digest=None, plan_out=None, plan=None, plan_sha256=None):
-    """Deploy a version into production's idle slot and smoke-test it there; the live slot is not touched."""
+                store_config=None, wait=False, force=False, digest=None, plan_out=None, plan=None, plan_sha256=None,
+                audit_input=None):
+    """Deploy a version into production's idle slot, smoke-test it there and audit it against the live slot on
+    production's last load (in a shadow area); the live slot is not touched."""
     _stage(c, "deploy-prod", version=version, dry_run=dry_run, json_=json_, target=target, store_config=store_config,
            digest=digest, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256, infrastructure=infra,
-           retest=retest, wait=wait, force=force)
+           retest=retest, wait=wait, force=force, audit_input=audit_input)
 
 
 _SWAP_HELP = {"env": "the blue/green environment (default: prod)", "target": "sandbox (default) or azure",
@@ -210,7 +215,8 @@ _SWAP_HELP = {"env": "the blue/green environment (default: prod)", "target": "sa
 @task(help=_SWAP_HELP)
 def swap(c, env="prod", target="sandbox", dry_run=False, force=False, yes=False, json_=False, wait=False,
          store_config=None, plan_out=None, plan=None, plan_sha256=None):
-    """Make the idle slot live (checked: deployed, smoke-tested, promoted); the old slot stays, for rollback."""
+    """Make the idle slot live (checked: deployed, smoke-tested, audited, promoted); the old slot stays, for
+    rollback."""
     run_swap(c, "swap", env=env, target=target, dry_run=dry_run, force=force, yes=yes, json_=json_, wait=wait,
              store_config=store_config, rollback=False, plan_out=plan_out, plan=plan, plan_sha256=plan_sha256)
 

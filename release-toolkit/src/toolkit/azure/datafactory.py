@@ -84,6 +84,16 @@ class Factory:
                 "filters": [{"operand": "Status", "operator": "In", "values": ["Queued", "InProgress", "Canceling"]}]}
         return list(self._query(f"{self.path}/queryPipelineRuns", body))
 
+    def succeeded_runs(self, pipeline: str, days: int) -> list[dict]:
+        """Runs of ``pipeline`` that succeeded in the last ``days``, newest end first."""
+        now = datetime.now(timezone.utc)
+        body = {"lastUpdatedAfter": (now - timedelta(days=days)).isoformat(),
+                "lastUpdatedBefore": (now + timedelta(days=1)).isoformat(),
+                "filters": [{"operand": "PipelineName", "operator": "Equals", "values": [pipeline]},
+                            {"operand": "Status", "operator": "Equals", "values": ["Succeeded"]}]}
+        return sorted(self._query(f"{self.path}/queryPipelineRuns", body), key=lambda r: r.get("runEnd") or "",
+                      reverse=True)
+
     def activity_runs(self, run_id: str) -> list[dict]:
         now = datetime.now(timezone.utc)
         window = {"lastUpdatedAfter": (now - timedelta(days=1)).isoformat(),

@@ -42,6 +42,9 @@ def bundle_sources(repo: Path, build: WheelBuild) -> list[tuple[Path, str, str]]
     sources += [(w, f"wheelhouse/{w.name}", "dependency") for w in build.wheelhouse]
     sources += [(j, f"jars/{j.name}", "jar") for j in sorted((repo / "libs").glob("*.jar"))]
     sources += [(n, f"notebooks/{n.name}", "notebook") for n in sorted((repo / "notebooks").glob("*.py"))]
+    intended = repo / "notebooks" / "intended_changes.toml"  # what the release means to change (the audit reads it)
+    if intended.is_file():
+        sources.append((intended, "notebooks/intended_changes.toml", "intended-changes"))
     sources += [(c, f"cluster/{c.relative_to(repo / 'cluster').as_posix()}", "cluster-config")
                 for c in sorted((repo / "cluster").rglob("*.json"))]
     sources += [(a, a.relative_to(repo).as_posix(), "adf") for a in sorted((repo / "adf").rglob("*.json"))]

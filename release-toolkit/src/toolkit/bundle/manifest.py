@@ -13,7 +13,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"  # the manifest's detached signature (toolkit/bundle/signature.py): not one of its files
 BUNDLE_NAME = "parking-sensors"  # what every bundle of this repository is called in its manifest
 ROLES = ("wheel", "dependency", "jar", "notebook", "cluster-config", "adf", "arm-template", "arm-parameters",
-         "script", "environment", "signing-config", "toolkit", "toolkit-requirements")
+         "script", "environment", "signing-config", "toolkit", "toolkit-requirements", "intended-changes")
 _CHUNK = 1 << 20
 
 

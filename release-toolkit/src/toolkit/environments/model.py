@@ -137,6 +137,16 @@ class IntegrationTestSettings(Strict):
     notebook_parameters: dict[str, str] = Field(default_factory=dict, description="widgets of the notebook; "
                                                 "{run_id}, {lake_root}, {table_format}, {activity.<name>.<key>}")
     timeout_minutes: int = Field(30, ge=1)
+    max_unknown_share: dict[str, float] = Field(
+        default_factory=dict, description="reference coverage: per dimension, the largest share (0 to 1) of the "
+        "load's facts that may point at its unknown member (the notebook reports the share as coverage)")
+
+    @model_validator(mode="after")
+    def _shares(self) -> "IntegrationTestSettings":
+        for name, share in self.max_unknown_share.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"integration_tests.max_unknown_share.{name}: a share from 0 to 1, got {share}")
+        return self
 
 
 class SmokeTestSettings(Strict):
@@ -160,6 +170,75 @@ class SlotSettings(Strict):
         return self
 
 
+TableName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+                                 description="a table by its folder under the lake root, e.g. dw/fact_parking")]
+
+
+class ChangePattern(Strict):
+    """A change the audit lets through: a table (and column, or dimension for coverage) by glob pattern, and the
+    kind of change (``*``: any)."""
+    table: str = Field(description="glob over table names, e.g. dw/fact_parking or interim/*")
+    column: str = Field("*", description="glob over column names (for coverage: dimension names)")
+    change: Literal["*", "column-added", "column-removed", "column-retyped", "rows", "keys", "values", "coverage",
+                    "table"] = "*"
+    why: str = ""
+
+
+class AuditInput(Strict):
+    """How the live load is read off the pipeline run that landed it ({run_id}, {activity.<name>.<key>} from the
+    run's activity outputs)."""
+    folder: str = Field(description="the landing folder, relative to the lake root")
+    load_id: str = "{run_id}"
+    loaded_on: str = Field(description="the load's instant (ISO 8601), as the run gave it to the notebooks")
+
+
+class AuditNotebook(Strict):
+    notebook: str = Field(pattern=_NAME)
+    parameters: dict[str, str] = Field(default_factory=dict, description="widgets; {lake_root} (the shadow root), "
+                                       "{table_format}, {input}, {load_id}, {loaded_on} are replaced")
+
+
+class AuditTable(Strict):
+    keys: list[str] = Field(default_factory=list, description="business key; none: rows are compared whole")
+
+
+class AuditCoverage(Strict):
+    table: TableName
+    columns: dict[str, str] = Field(description="fact column -> dimension name")
+    unknown_key: int = -1
+
+
+class AuditGates(Strict):
+    allow_added_columns: bool = True
+    allow_removed_columns: bool = False
+    allow_retyped_columns: bool = False
+    max_row_change_percent: float = Field(0.0, ge=0, description="per table, |candidate - baseline| / baseline rows")
+    max_key_change_percent: float = Field(0.0, ge=0, description="per table, keys added + removed / baseline keys")
+    max_value_change_percent: float = Field(0.0, ge=0, description="per column, changed rows / matched rows")
+    max_coverage_change_points: float = Field(0.0, ge=0, description="per dimension, change of the share of facts "
+                                              "at the unknown member, in percentage points")
+    allowed_changes: list[ChangePattern] = Field(default_factory=list, description="standing exceptions")
+
+
+class AuditSettings(Strict):
+    """Before a swap: the idle slot's notebooks run production's last landed load in a shadow area, and so do the
+    live slot's; the two outputs are compared and gated (README: Audit before the swap)."""
+    pipeline: str = Field(pattern=_NAME, description="the pipeline whose last successful run landed the input")
+    input: AuditInput
+    notebooks: list[AuditNotebook] = Field(min_length=1, description="what the pipeline runs, in order")
+    start_tables: list[TableName] = Field(default_factory=list, description="tables carried from load to load "
+                                          "(dimensions): copied from the live lake, without the audited load's rows")
+    load_column: str = "load_id"
+    tables: dict[TableName, AuditTable] = Field(min_length=1, description="what is compared")
+    coverage: AuditCoverage | None = None
+    gates: AuditGates = AuditGates()
+    area: str = Field("_audit", pattern=r"^[A-Za-z0-9_.-]+$", description="the lake folder of shadow areas")
+    keep: int = Field(3, ge=1, description="shadow areas kept (the newest), so an audit can be read again")
+    lookback_days: int = Field(30, ge=1, le=90)
+    examples: int = Field(3, ge=0, le=20)
+    timeout_minutes: int = Field(30, ge=1)
+
+
 class PromotionRule(Strict):
     requires: list[Literal["qa", "staging"]] = Field(
         default_factory=list, description="environments whose integration tests a version must have passed first")
@@ -181,6 +260,7 @@ class Environment(Strict):
     datafactory: DataFactorySettings = DataFactorySettings()
     integration_tests: IntegrationTestSettings | None = None
     slots: SlotSettings | None = None
+    audit: AuditSettings | None = None
     promotion: PromotionRule = PromotionRule()
     source: str = ""
 
@@ -189,6 +269,8 @@ class Environment(Strict):
         for name in self.secrets:
             if not re.fullmatch(r"[0-9a-zA-Z-]{1,127}", name):
                 raise ValueError(f"secrets.{name}: a Key Vault secret name has 1-127 letters, digits and dashes")
+        if self.audit is not None and self.slots is None:
+            raise ValueError("audit: the audit compares the idle slot with the live one: it needs [slots]")
         if self.on_demand and "{deployment_id}" not in self.databricks.unity_catalog.catalog:
             raise ValueError("databricks.unity_catalog.catalog: an on-demand environment's catalog must contain "
                              "{deployment_id} (two deployments would share it, and one's teardown would drop it)")

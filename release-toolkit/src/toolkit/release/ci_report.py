@@ -56,6 +56,8 @@ def summary_markdown(report, plan: dict | None = None) -> str:
         lines += ["", f"Plan `{plan['sha256']}` ({plan['how']} {plan['file']})"]
     for result in getattr(report, "results", []) or []:
         lines += ["", f"Tests: {_cell(result)}"]
+    for section in getattr(report, "sections", []) or []:
+        lines += ["", section.rstrip("\n")]
     if getattr(report, "to_slot", None) and not report.dry_run and report.outcome == "succeeded":
         lines += ["", f"Live slot after the swap: **{report.to_slot}** (version {report.version}); slot "
                       f"{report.from_slot or '(none)'} is idle"]

@@ -25,6 +25,7 @@ class Options:
     prune: bool = False  # delete Data Factory objects that are no longer in the bundle
     wait: bool = False  # wait for the environment lock instead of failing when another run holds it
     force: bool = False  # accept a version the promotion rule refuses (recorded in the ledger)
+    audit_input: str | None = None  # the landing folder the audit processes (default: the last successful run's)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Deployment:
     values: dict[str, str] = field(default_factory=dict)  # what later steps learn (cluster id, ...)
     changed_steps: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)  # what the stage's tests found, for its report
+    sections: list[str] = field(default_factory=list)  # Markdown for the report's CI summary (the audit's)
+    audit: dict | None = None  # the audit this run recorded
     slot: str | None = None  # blue/green environments: the slot this run writes (the idle one)
     lock: Any = None  # the environment lock while this run holds it (ledger writes carry its lease)
     store: Any = None  # the artifact store: the bundle came from there, and passed integration tests are kept there

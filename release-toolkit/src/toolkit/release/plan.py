@@ -168,6 +168,8 @@ class StageReport:
     finished: str | None = None  # why the steps after one were not needed (see Plan.finished)
     expects: dict | None = None  # a dry run: what steps it could only plan "after" an earlier one rely on
     results: list[str] = field(default_factory=list)  # what the stage's tests found (integration, smoke)
+    sections: list[str] = field(default_factory=list)  # Markdown blocks for the CI summary (the audit's report)
+    audit: dict | None = None  # the audit the stage recorded (deploy-prod), as in the ledger
 
     @property
     def changed(self) -> bool:

@@ -5,8 +5,9 @@
     deploy-staging: the same on the standing staging environment, hydrated from production, with the
                     triggers activated; infrastructure only when asked
     deploy-prod:    blue/green: the idle slot only (secrets, workspace, application, storage access) and its
-                    smoke test; no test data, no factory change (`inv swap` makes the slot live). A version
-                    must first have passed the environments the promotion rule names.
+                    smoke test, then the audit (the slot's output on production's last load, against the live
+                    slot's); no test data, no factory change (`inv swap` makes the slot live). A version must
+                    first have passed the environments the promotion rule names.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from toolkit.release.plan import StageReport, StepFailed, fail_step, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.saved_plan import SavedPlan
 from toolkit.release.steps.application import Application
+from toolkit.release.steps.audit import Audit
 from toolkit.release.steps.data import Data
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.infrastructure import Infrastructure
@@ -45,7 +47,7 @@ STAGES = {"deploy-qa": "qa", "deploy-staging": "staging", "deploy-prod": "prod"}
 def stage_steps(stage: str, environments: Path, environment: Environment) -> list:
     if environment.slots is not None:
         return [Infrastructure(), IdleSlot(), Secrets(), Workspace(), Application(), StorageAccess(), SmokeTest(),
-                RetireMount()]
+                Audit(), RetireMount()]
     common = [Infrastructure(), Secrets()]
     application = [Workspace(), Application(), StorageAccess(), DataFactory(), RetireMount()]
     if stage == "deploy-prod":
@@ -134,6 +136,7 @@ def run_stage(stage: str, environment: Environment, environments: Path, target: 
                 report.outcome, report.error = "failed", f"lock: {exc}"
                 say(f"[lock] {exc}")
     report.slot, report.results = deployment.slot, deployment.results
+    report.sections, report.audit = deployment.sections, deployment.audit
     report.seconds = round(time.monotonic() - started, 2)
     return report
 

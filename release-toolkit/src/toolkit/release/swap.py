@@ -1,6 +1,7 @@
 """`inv swap`: make the idle slot of a blue/green environment live. The checks come first and write
-nothing: the idle slot holds a complete release, its smoke test passed after its last deploy, and its
-version passed the environments the promotion rule names (``--force`` overrides, and is recorded).
+nothing: the idle slot holds a complete release, its smoke test passed after its last deploy, its audit (where
+the environment has [audit]) found no breach, and its version passed the environments the promotion rule names
+(``--force`` overrides, and is recorded).
 Then, under the environment lock, the Data Factory step of the slot's own version runs with the slot's
 root and cluster: triggers the change touches are stopped, any definition that differs is written,
 and the pointer (the notebookRoot and clusterId global parameters) flips in one PUT of the factory,
@@ -26,6 +27,7 @@ from toolkit.release.plan import StageReport, run_steps
 from toolkit.release.promotion import promotion_gaps
 from toolkit.release.saved_plan import PlanRefused, SavedPlan
 from toolkit.release.slots import Slot, live_slot, pointer, read_slots
+from toolkit.release.steps.audit import swap_refusals as audit_refusals
 from toolkit.release.steps.datafactory import DataFactory
 from toolkit.release.steps.smoke_test import EVENT as SMOKE_TEST
 from toolkit.signing.trusted_keys import KnownKeys, Trust
@@ -70,6 +72,8 @@ def swap_refusals(environment, idle: Slot, records: list[dict], store, rollback:
         if later:
             reasons.append(f"the last deploy to slot {idle.name} failed at {later[-1]['when']}: "
                            f"{later[-1].get('error')}")
+    if environment.audit is not None:
+        reasons += audit_refusals(environment, idle.name, idle.version, idle.bundle_digest or "", records)
     reasons += promotion_gaps(store, idle.version, idle.bundle_digest, environment.promotion.requires,
                               lambda stage: known.evidence_trust(environment.name, stage))
     if rollback and not any(r["event"] == EVENT and r["outcome"] == "succeeded" and r.get("to_slot") == idle.name

@@ -24,8 +24,28 @@ def describe_summary(summary) -> str:
     rows = ", ".join(f"{table} {counts.get('good')}/{counts.get('input')} good"
                      for table, counts in (summary.get("rows") or {}).items())
     checks = summary.get("checks") or []
+    coverage = "; ".join(f"{name} unknown {c.get('share', 0):.1%}"
+                         for name, c in (summary.get("coverage") or {}).items())
     return (f"load {summary.get('load_id')}: {rows}; {summary.get('fact_rows')} facts; "
-            f"{sum(1 for c in checks if not c.get('violations'))}/{len(checks)} checks passed")
+            f"{sum(1 for c in checks if not c.get('violations'))}/{len(checks)} checks passed"
+            + (f"; reference coverage: {coverage}" if coverage else ""))
+
+
+def coverage_breaches(summary, maximum: dict[str, float], source: str) -> list[str]:
+    """The dimensions whose share of facts at the unknown member is above the environment's maximum. A
+    dimension the maximum names but the notebook did not report is a breach too: the gate cannot be checked."""
+    coverage = (summary.get("coverage") if isinstance(summary, dict) else None) or {}
+    breaches = []
+    for name, limit in sorted(maximum.items()):
+        measured = coverage.get(name)
+        if measured is None:
+            breaches.append(f"{name}: the integration-test notebook reported no reference coverage for it "
+                            f"({source} integration_tests.max_unknown_share names it)")
+        elif measured["share"] > limit:
+            breaches.append(f"{name}: {measured['unknown']} of {measured['facts']} facts ({measured['share']:.2%}) "
+                            f"point at its unknown member, above the maximum {limit:.2%} "
+                            f"({source} integration_tests.max_unknown_share)")
+    return breaches
 
 
 class IntegrationTests:
@@ -87,9 +107,13 @@ class IntegrationTests:
             if not notebook.succeeded:
                 raise StepFailed(f"integration-test notebook {tests.notebook} ended {notebook.result_state}: "
                                  f"{notebook.error} (run page: {notebook.page_url})")
+            record["summary"] = notebook.output
+            breaches = coverage_breaches(notebook.output, tests.max_unknown_share, d.environment.source)
+            if breaches:
+                cases.append(TestCase("reference coverage", "quality", 0, "; ".join(breaches)))
+                raise StepFailed(f"reference coverage of load {run['runId']}: {'; '.join(breaches)}")
             d.say(f"integration-test notebook: {describe_summary(notebook.output)}")
             d.results.append(f"integration tests of {d.version} passed: {describe_summary(notebook.output)}")
-            record["summary"] = notebook.output
         except StepFailed as failure:
             d.record(EVENT, "failed", error=str(failure), **record)
             raise

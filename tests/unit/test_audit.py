@@ -1,0 +1,182 @@
+"""The audit before a swap, on local Spark: the toolkit's own notebook prepares a shadow area from a live lake and
+compares two runs' outputs; the gates judge what it found; the report shows the ledger record's numbers."""
+import json
+import shutil
+
+import pytest
+from pyspark.sql import functions as F
+
+from parking_sensors.load import Load
+from parking_sensors.pipeline import reference_coverage, standardize, transform
+from parking_sensors.tables import Lake
+from tests.conftest import SAMPLE
+from toolkit.audit import gates, report, shadow_notebook
+from toolkit.audit.intended import read as read_intended
+from toolkit.configuration import ConfigError
+from toolkit.environments.model import AuditGates, ChangePattern, load_environment
+from tasks.repository import ENVIRONMENTS
+
+PROD = load_environment(ENVIRONMENTS, "prod", "sandbox")
+SETTINGS = PROD.audit
+TABLES = {t: s.keys for t, s in SETTINGS.tables.items()}
+LOAD = Load.parse("run-1", "2026-11-30T09:15:00")
+INPUT = "lnd/2026_11_30_09_15_00_run-1"
+
+
+def _run(spark, root, load=LOAD):
+    """The application's pipeline, as the slot's notebooks run it, on one root."""
+    lake = Lake(str(root), "parquet")
+    standardize(spark, lake, lake.resolve(INPUT), load)
+    transform(spark, lake, load)
+
+
+@pytest.fixture(scope="module")
+def live_lake(spark, tmp_path_factory):
+    """A production lake after two loads: an earlier one, then the audited one (the last landed)."""
+    root = tmp_path_factory.mktemp("live")
+    for folder in ("lnd/earlier", INPUT):
+        (root / folder).mkdir(parents=True)
+        for f in SAMPLE.glob("*.json"):
+            shutil.copy(f, root / folder / f.name)
+    lake = Lake(str(root), "parquet")
+    earlier = Load.parse("run-0", "2026-11-29T09:15:00")
+    standardize(spark, lake, lake.resolve("lnd/earlier"), earlier)
+    transform(spark, lake, earlier)
+    _run(spark, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def shadow(spark, live_lake, tmp_path_factory):
+    area = tmp_path_factory.mktemp("area")
+    roots = [str(area / "live"), str(area / "idle")]
+    prepared = shadow_notebook.prepare(spark, str(live_lake), roots, INPUT, SETTINGS.start_tables,
+                                       SETTINGS.load_column, LOAD.load_id, "parquet")
+    for root in roots:
+        _run(spark, root)
+    return area, prepared
+
+
+def _compare(spark, area, candidate="idle"):
+    return shadow_notebook.compare(spark, str(area / "live"), str(area / candidate), {
+        "tables": TABLES, "table_format": "parquet", "examples": 2, "coverage": SETTINGS.coverage.model_dump()})
+
+
+def test_prepare_copies_the_input_and_the_dimensions_without_the_audited_loads_rows(spark, shadow, live_lake):
+    area, prepared = shadow
+    assert prepared["input_files"] == sorted(f.name for f in SAMPLE.glob("*.json"))
+    for table in SETTINGS.start_tables:
+        counts = prepared["start_tables"][table]
+        live = spark.read.parquet(str(live_lake / table))
+        assert counts["rows"] == live.count()
+        assert counts["kept"] == live.where(F.col("load_id") != LOAD.load_id).count()
+    assert (area / "idle" / INPUT / "MelbParkingSensorData.json").read_bytes() == \
+        (live_lake / INPUT / "MelbParkingSensorData.json").read_bytes()
+
+
+def test_the_same_code_on_the_same_start_gives_no_difference_and_the_live_answers(spark, shadow, live_lake):
+    area, _ = shadow
+    diff = _compare(spark, area)
+    assert gates.evaluate(diff, SETTINGS.gates) == []
+    fact = diff["tables"]["dw/fact_parking"]
+    assert fact["rows"] == {"baseline": 1000, "candidate": 1000} and fact["matched"] == 1000 and not fact["changed"]
+    assert diff["tables"]["malformed/parking_bay"].get("missing") in (None, "both")
+    # The shadow run computed what the live run did: its facts are the live load's, to the surrogate key.
+    live_fact = spark.read.parquet(str(live_lake / "dw/fact_parking")).where(F.col("load_id") == LOAD.load_id)
+    shadow_fact = spark.read.parquet(str(area / "live" / "dw/fact_parking"))
+    columns = sorted(live_fact.columns)
+    assert live_fact.select(columns).exceptAll(shadow_fact.select(columns)).count() == 0
+    assert diff["coverage"]["dim_parking_bay"]["candidate"] == reference_coverage(shadow_fact)["dim_parking_bay"]
+
+
+@pytest.fixture(scope="module")
+def changed(spark, shadow):
+    """An idle slot whose transform is an hour off in dim_time_id, and that no longer writes interim rd_seg_dsc."""
+    area, _ = shadow
+    idle = area / "changed"
+    shutil.copytree(area / "idle", idle)
+    fact = spark.read.parquet(str(idle / "dw/fact_parking"))
+    fact.withColumn("dim_time_id", F.col("dim_time_id") + 3600).write.mode("overwrite").parquet(
+        str(area / "fact_tmp"))
+    shutil.rmtree(idle / "dw/fact_parking")
+    shutil.move(str(area / "fact_tmp"), idle / "dw/fact_parking")
+    bays = spark.read.parquet(str(idle / "interim/parking_bay"))
+    bays.drop("rd_seg_dsc").write.mode("overwrite").parquet(str(area / "bay_tmp"))
+    shutil.rmtree(idle / "interim/parking_bay")
+    shutil.move(str(area / "bay_tmp"), idle / "interim/parking_bay")
+    return _compare(spark, area, "changed")
+
+
+def test_a_changed_column_and_a_removed_one_are_named_with_counts_and_examples(changed):
+    fact = changed["tables"]["dw/fact_parking"]
+    assert fact["changed"]["dim_time_id"]["rows"] == 1000 and set(fact["changed"]) == {"dim_time_id"}
+    example = fact["changed"]["dim_time_id"]["examples"][0]
+    assert example["candidate"] - example["baseline"] == 3600
+    assert set(example["key"]) == {"dim_location_id", "dim_st_marker_id"}
+    assert changed["tables"]["interim/parking_bay"]["schema"]["removed"] == [{"column": "rd_seg_dsc",
+                                                                              "type": "string"}]
+    blocking = gates.breaches(gates.evaluate(changed, SETTINGS.gates))
+    assert blocking == [
+        "dw/fact_parking.dim_time_id: 1000 of 1000 matched rows differ (100%) (over [audit.gates] "
+        "max_value_change_percent = 0%)",
+        "interim/parking_bay.rd_seg_dsc: column removed (was string) (not allowed: [audit.gates] "
+        "allow_removed_columns = false)"]
+
+
+def test_declared_intentions_and_standing_exceptions_let_a_change_through(changed):
+    intended = [ChangePattern(table="dw/fact_parking", column="dim_time_id", change="values", why="local time"),
+                ChangePattern(table="interim/*", column="rd_seg_*", change="column-removed")]
+    findings = gates.evaluate(changed, SETTINGS.gates, intended)
+    assert gates.breaches(findings) == [] and {f.waived_by for f in findings} == {"intended: local time",
+                                                                                  "intended: declared by the release"}
+    loose = AuditGates(max_value_change_percent=100, allowed_changes=[ChangePattern(table="interim/parking_bay")])
+    assert gates.breaches(gates.evaluate(changed, loose)) == []
+    # An intention for another column covers nothing.
+    other = [ChangePattern(table="dw/fact_parking", column="dim_date_id", change="values")]
+    assert len(gates.breaches(gates.evaluate(changed, SETTINGS.gates, other))) == 2
+
+
+def test_rows_keys_coverage_and_missing_tables_are_gated():
+    diff = {"coverage_table": "dw/fact_parking", "tables": {
+        "dw/fact_parking": {"keys": ["k"], "schema": {"added": [], "removed": [], "retyped": []},
+                            "rows": {"baseline": 200, "candidate": 190}, "matched": 190, "changed": {},
+                            "key_changes": {"baseline": 200, "candidate": 190, "added": 0, "removed": 10}},
+        "dw/gone": {"keys": [], "missing": "candidate", "rows": {"baseline": 5, "candidate": 0}},
+        "dw/new": {"keys": [], "missing": "baseline", "rows": {"baseline": 0, "candidate": 5}},
+        "malformed/x": {"keys": [], "schema": {"added": [{"column": "c", "type": "int"}], "removed": [], "retyped": []},
+                        "rows": {"baseline": 4, "candidate": 4}, "rows_only": {"baseline": 1, "candidate": 1}}},
+        "coverage": {"dim_parking_bay": {"baseline": {"facts": 200, "unknown": 2, "share": 0.01},
+                                         "candidate": {"facts": 190, "unknown": 190, "share": 1.0}}}}
+    findings = {(f.change, f.table, f.column): f for f in gates.evaluate(diff, AuditGates(max_row_change_percent=5))}
+    assert findings[("rows", "dw/fact_parking", "")].measure == 5.0 and not findings[("rows", "dw/fact_parking",
+                                                                                      "")].breach
+    assert findings[("keys", "dw/fact_parking", "")].blocks
+    assert findings[("table", "dw/gone", "")].blocks and not findings[("table", "dw/new", "")].breach
+    assert not findings[("column-added", "malformed/x", "c")].breach  # added columns are allowed by default
+    assert findings[("values", "malformed/x", "")].measure == 50.0
+    assert findings[("coverage", "dw/fact_parking", "dim_parking_bay")].measure == 99.0
+
+
+def test_the_report_shows_the_records_numbers(changed):
+    record = {"event": "audit", "environment": "prod", "version": "2.0.0", "slot": "green", "outcome": "breached",
+              "when": "2026-11-30T09:00:00+00:00", "who": "ci", "area": "_audit/x", "diff": changed,
+              "load": {"load_id": "run-1", "folder": INPUT, "loaded_on": "2026-11-30T09:15:00"},
+              "against": {"slot": "blue", "version": "1.0.0"}}
+    findings = gates.evaluate(changed, SETTINGS.gates)
+    record.update(findings=gates.as_dicts(findings), breaches=gates.breaches(findings))
+    text = report.markdown(record)
+    assert "| dw/fact_parking | 1000 → 1000 |" in text and "dim_time_id (1000)" in text
+    assert "-rd_seg_dsc" in text and all(b.replace("|", "\\|") in text for b in record["breaches"])
+    assert "2 breach(es)" in report.headline(record)
+    assert json.loads(json.dumps(record)) == record  # the record is plain JSON, as the ledger keeps it
+
+
+def test_a_malformed_intended_changes_file_is_refused_naming_it(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    path = tmp_path / "notebooks" / "intended_changes.toml"
+    path.write_text('[[change]]\ntable = "dw/fact_parking"\nchange = "value"\n')
+    with pytest.raises(ConfigError, match=r"intended_changes.toml \[\[change\]\] #1"):
+        read_intended(tmp_path)
+    path.write_text('[[change]]\ntable = "dw/fact_parking"\ncolumn = "dim_time_id"\nchange = "values"\nwhy = "w"\n')
+    assert read_intended(tmp_path)[0].why == "w"
+    assert read_intended(tmp_path / "elsewhere") == []
