@@ -24,27 +24,37 @@ from toolkit.release.slots import pointer
 PROD = load_environment(ENVIRONMENTS, "prod", "sandbox")
 
 
+def _build_variant(home, store, tmp_path_factory, name, edits):
+    """A version one commit after this tree's, with ``edits`` (path -> text -> new text) applied, published signed,
+    with the QA and staging evidence its stages would leave: (manifest, bundle folder)."""
+    clone = tmp_path_factory.mktemp(name) / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    for path, edit in edits.items():
+        file = clone / path
+        file.write_text(edit(file.read_text() if file.exists() else ""))
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", name], check=True)
+    built = build_application(clone, tmp_path_factory.mktemp(f"{name}-dist"))
+    manifest, bundle = publish_signed(home, built.bundle, store, tmp_path_factory.mktemp(f"{name}-fetched") / "bundle")
+    for environment in ("qa", "staging"):
+        record_evidence(home, store, manifest, environment)
+    return manifest, bundle
+
+
 @pytest.fixture(scope="module")
 def versions(published_bundle, tmp_path_factory, request):
     """Version 1 (this tree, as published for the other release tests) and version 2 (one commit later, with a
-    changed notebook), both in one store, both with the QA and staging evidence deploy-qa and deploy-staging
-    leave there when their integration tests pass."""
+    changed notebook that computes the same), both in one store, both with the QA and staging evidence deploy-qa
+    and deploy-staging leave there when their integration tests pass."""
     manifest, bundle, config = published_bundle
-    clone = tmp_path_factory.mktemp("v2") / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
-    notebook = clone / "notebooks" / "01_standardize.py"
-    notebook.write_text(notebook.read_text() + "\n# COMMAND ----------\n\nprint('version 2')\n")
-    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "commit", "-qam", "version 2"], check=True)
-    second = build_application(clone, tmp_path_factory.mktemp("v2-dist"))
     store = open_store(load_store_config(config), REPO_ROOT)
     home = request.getfixturevalue("release_sandbox")
-    second_manifest, second_bundle = publish_signed(home, second.bundle, store, tmp_path_factory.mktemp("v2-fetched")
-                                                    / "bundle")
-    for m in (manifest, second_manifest):
-        for environment in ("qa", "staging"):
-            record_evidence(home, store, m, environment)
-    return store, {1: (manifest, bundle, config), 2: (second_manifest, second_bundle, config)}
+    second = _build_variant(home, store, tmp_path_factory, "v2", {
+        "notebooks/01_standardize.py": lambda text: text + "\n# COMMAND ----------\n\nprint('version 2')\n"})
+    for environment in ("qa", "staging"):
+        record_evidence(home, store, manifest, environment)
+    return store, {1: (manifest, bundle, config), 2: (*second, config)}
 
 
 def _fetcher(versions_):
@@ -124,6 +134,7 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions, tmp_path):
     v1, v2 = by_number[1][0].version, by_number[2][0].version
     steps = {s.step: s.status for s in first.steps}
     assert steps["smoke-test"] in ("changed", "unchanged") and first.slot in ("blue", "green")
+    assert first.audit["outcome"] == "no-baseline"  # nothing is live yet: the first swap is not held up
     slot_1 = first.slot
     went_live = _swap(home, versions)
     assert went_live.outcome == "succeeded", went_live.error
@@ -149,6 +160,13 @@ def test_release_v1_then_v2_swap_and_swap_back(blue_green, versions, tmp_path):
     assert slot_2 != slot_1 and {s.step: s.status for s in second.steps}["smoke-test"] == "changed"
     assert _slot_state(home, slot_1) == live_before  # the live slot was not written
     assert _ingest(home)[0] == {v1}  # deploying version 2 changed nothing that runs
+    # Its audit: version 2's notebooks and version 1's ran the last load again, and computed the same.
+    audit = second.audit
+    assert (audit["outcome"], audit["findings"], audit["breaches"]) == ("passed", [], [])
+    assert audit["against"] == {"slot": slot_1, "version": v1} and audit["version"] == v2
+    fact = audit["diff"]["tables"]["dw/fact_parking"]
+    assert fact["rows"] == {"baseline": 1000, "candidate": 1000} and fact["matched"] == 1000
+    assert audit["diff"]["coverage"]["dim_parking_bay"]["candidate"]["unknown"] == 998
 
     swap_plan = _swap_plan(home, versions, tmp_path)
     reset_requests(home)
@@ -566,3 +584,130 @@ def test_a_run_in_flight_finishes_on_its_slot_and_holds_off_a_deploy_to_it(blue_
     assert paths == {started_on}  # it finished on the slot it started on
     deployed = stage(home, by_number[2], "deploy-prod", store=store)
     assert deployed.outcome == "succeeded" and deployed.slot == forced.from_slot
+
+
+FACT_MODEL = "src/parking_sensors/model.py"
+INTENDED = "notebooks/intended_changes.toml"
+
+
+def _off_by_an_hour_without_status(text):
+    """A transform that computes dim_time_id an hour later and no longer writes the fact's status."""
+    changed = text.replace('.withColumn("dim_time_id", F.lit(load.time_id))',
+                           '.withColumn("dim_time_id", F.lit(load.time_id + 3600))')
+    changed = changed.replace('\n                "status", "load_id"', '\n                "load_id"')
+    assert changed.count("3600") == 1 and '"status", "load_id"' not in changed, "the model changed: adapt the edit"
+    return changed
+
+
+@pytest.fixture(scope="module")
+def changed_versions(versions, tmp_path_factory, request):
+    """Version 3: the transform changed (dim_time_id an hour off) and a fact column dropped; version 4: the same,
+    with both changes declared as intended next to its notebooks."""
+    store, _ = versions
+    home = request.getfixturevalue("release_sandbox")
+    declared = ('[[change]]\ntable = "dw/fact_parking"\ncolumn = "dim_time_id"\nchange = "values"\n'
+                'why = "time ids move to Melbourne time"\n\n[[change]]\ntable = "dw/fact_parking"\ncolumn = "status"\n'
+                'change = "column-removed"\nwhy = "status moves to a fact of its own"\n')
+    third = _build_variant(home, store, tmp_path_factory, "v3", {FACT_MODEL: _off_by_an_hour_without_status})
+    fourth = _build_variant(home, store, tmp_path_factory, "v4",
+                            {FACT_MODEL: _off_by_an_hour_without_status, INTENDED: lambda _: declared})
+    return {3: (*third, None), 4: (*fourth, None)}
+
+
+def _ensure_a_live_load(home, versions_):
+    """Production has a live slot, and its pipeline has landed and processed a load (what an audit compares on)."""
+    d = _prod(home)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    if pointer(factory.global_parameters())["notebook_root"] is None:
+        assert _swap(home, versions_, force=True).outcome == "succeeded"
+    _land_data(home)
+    _ingest(home)
+
+
+def _lake_outside_the_audit(home):
+    """Every blob of production's lake container outside the shadow areas: name -> sha256 of its content."""
+    import hashlib
+
+    lake = _prod(home).lake().get_container_client("datalake")
+    return {b.name: hashlib.sha256(lake.download_blob(b.name).readall()).hexdigest()
+            for b in lake.list_blobs() if not b.name.startswith("_audit/")}
+
+
+def _audit_cli(home):
+    """`inv ops.audit --env prod --json`: (exit code, the record it printed)."""
+    import json
+    import os
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "invoke", "ops.audit", "--env", "prod", "--json"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, env={**os.environ, "PARKING_SANDBOX_HOME": str(home)})
+    return result.returncode, json.loads(result.stdout or "null")
+
+
+def test_the_audit_names_a_changed_and_a_removed_column_and_the_swap_refuses_until_they_are_declared(
+        blue_green, versions, changed_versions, tmp_path):
+    home, _ = blue_green
+    store, by_number = versions
+    _ensure_a_live_load(home, versions)
+    live_slot_before = pointer(Factory(_prod(home).rest, _prod(home).resource_group,
+                                       _prod(home).output("dataFactoryName")).global_parameters())
+
+    third = stage(home, changed_versions[3], "deploy-prod", store=store)
+    assert third.outcome == "succeeded", third.error
+    audit = third.audit
+    fact = audit["diff"]["tables"]["dw/fact_parking"]
+    assert audit["outcome"] == "breached" and fact["changed"]["dim_time_id"]["rows"] == 1000
+    assert fact["schema"]["removed"] == [{"column": "status", "type": "string"}]
+    assert audit["breaches"] == [
+        "dw/fact_parking.status: column removed (was string) (not allowed: [audit.gates] allow_removed_columns = "
+        "false)",
+        "dw/fact_parking.dim_time_id: 1000 of 1000 matched rows differ (100%) (over [audit.gates] "
+        "max_value_change_percent = 0%)"]
+    example = fact["changed"]["dim_time_id"]["examples"][0]
+    assert example["candidate"] - example["baseline"] == 3600
+    with pytest.raises(SwapRefused) as refused:
+        _swap(home, (store, {**by_number, **changed_versions}))
+    assert all(b in str(refused.value) for b in audit["breaches"])
+
+    # The ledger, ops.audit and the Markdown report show the same numbers.
+    recorded = [r for r in ledger.read_ledger(_prod(home).lake())[0]["records"] if r["event"] == "audit"][-1]
+    code, shown = _audit_cli(home)
+    assert code == 3 and shown == recorded and recorded["breaches"] == audit["breaches"]
+    markdown = (REPO_ROOT / "reports" / "audit-prod.md").read_text()
+    assert "| dw/fact_parking | 1000 → 1000 |" in markdown and "dim_time_id (1000)" in markdown
+    assert "-status" in markdown and all(b in markdown for b in audit["breaches"])
+
+    # Version 4 declares both changes. While its shadow runs run, production's pipeline runs on the live slot:
+    # what the live slot wrote is untouched by the audit.
+    import threading
+    import time
+
+    result = {}
+    deploying = threading.Thread(target=lambda: result.update(
+        report=stage(home, changed_versions[4], "deploy-prod", store=store)))
+    deploying.start()
+    d = _prod(home)
+    deadline = time.monotonic() + 600
+    while not any((r.run_name or "").startswith("audit: idle slot's") for r in d.workspace.jobs.list_runs(
+            active_only=True)):
+        assert deploying.is_alive() and time.monotonic() < deadline, result
+        time.sleep(0.5)
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
+    from toolkit.azure.datafactory import wait_for_run
+    live_run, _ = wait_for_run(factory, factory.create_run(tests.pipeline, tests.parameters), 20, print)
+    assert live_run["status"] == "Succeeded"
+    after_live_run = _lake_outside_the_audit(home)
+    deploying.join()
+    fourth = result["report"]
+    assert fourth.outcome == "succeeded", fourth.error
+    assert fourth.audit["when"] >= live_run["runStart"][:19]  # the live run started before the audit ended
+    assert _lake_outside_the_audit(home) == after_live_run  # and the audit wrote nothing outside its area
+    assert any(name.startswith("lnd/") and live_run["runId"] in name for name in after_live_run)
+
+    assert fourth.audit["outcome"] == "passed" and fourth.audit["breaches"] == []
+    assert {f["waived_by"] for f in fourth.audit["findings"] if f["breach"]} == {
+        "intended: time ids move to Melbourne time", "intended: status moves to a fact of its own"}
+    planned = _swap(home, (store, {**by_number, **changed_versions}), dry_run=True)  # the checks pass: it may go
+    assert planned.outcome == "succeeded" and planned.to_slot == fourth.slot
+    assert pointer(factory.global_parameters()) == live_slot_before  # nothing went live
