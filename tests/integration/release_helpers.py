@@ -74,9 +74,9 @@ def record_evidence(home: Path, store, manifest, environment: str) -> None:
 
 
 def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | None = None, store=None,
-          environments: Path | None = None, saved=None, **options):
+          environments: Path | None = None, saved=None, reports: Path | None = None, **options):
     """``stage_name`` of the published bundle, with its own environment files (or those of ``environments``);
-    ``saved``: the approved plan to apply."""
+    ``saved``: the approved plan to apply; ``reports``: where its report files go."""
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target
     from toolkit.release.stages import STAGES
@@ -86,7 +86,7 @@ def stage(home: Path, published, stage_name: str = "deploy-qa", lines: list | No
     environments = environments or Path(bundle) / "environments"
     environment = load_environment(environments, STAGES[stage_name], "sandbox")
     return run_stage(stage_name, environment, environments, sandbox_target(home), bundle, manifest,
-                     Options(**options), say=say, reports=None, store=store, known=known_keys(home), saved=saved)
+                     Options(**options), say=say, reports=reports, store=store, known=known_keys(home), saved=saved)
 
 
 def saved_plan(report, published, folder: Path, **options):

@@ -646,13 +646,14 @@ def _audit_cli(home):
 
 def test_the_audit_names_a_changed_and_a_removed_column_and_the_swap_refuses_until_they_are_declared(
         blue_green, versions, changed_versions, tmp_path):
+    import json
     home, _ = blue_green
     store, by_number = versions
     _ensure_a_live_load(home, versions)
     live_slot_before = pointer(Factory(_prod(home).rest, _prod(home).resource_group,
                                        _prod(home).output("dataFactoryName")).global_parameters())
 
-    third = stage(home, changed_versions[3], "deploy-prod", store=store)
+    third = stage(home, changed_versions[3], "deploy-prod", store=store, reports=tmp_path)
     assert third.outcome == "succeeded", third.error
     audit = third.audit
     fact = audit["diff"]["tables"]["dw/fact_parking"]
@@ -673,7 +674,8 @@ def test_the_audit_names_a_changed_and_a_removed_column_and_the_swap_refuses_unt
     recorded = [r for r in ledger.read_ledger(_prod(home).lake())[0]["records"] if r["event"] == "audit"][-1]
     code, shown = _audit_cli(home)
     assert code == 3 and shown == recorded and recorded["breaches"] == audit["breaches"]
-    markdown = (REPO_ROOT / "reports" / "audit-prod.md").read_text()
+    markdown = (tmp_path / "audit-prod.md").read_text()
+    assert json.loads((tmp_path / "audit-prod.json").read_text()) == recorded
     assert "| dw/fact_parking | 1000 → 1000 |" in markdown and "dim_time_id (1000)" in markdown
     assert "-status" in markdown and all(b in markdown for b in audit["breaches"])
 

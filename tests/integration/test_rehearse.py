@@ -31,6 +31,10 @@ def test_rehearse_releases_the_build_through_every_stage(release_sandbox, capsys
     swapped = f"swap of {built} to prod (slot " in out
     assert swapped or f"prod already runs {built}" in out
     assert out.count("\nsucceeded in ") == 3 + swapped
+    # Production's idle slot was audited against the live one before the swap, and after it production's
+    # pipeline ran once on the new release (the next rehearsal's audit processes that load again).
+    assert "smoke-test" not in out or "audit of slot " in out
+    assert not swapped or "succeeded on the new release" in out
     from tasks.repository import ENVIRONMENTS
     from toolkit.environments.model import load_environment
     from toolkit.environments.target import sandbox_target

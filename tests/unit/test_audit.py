@@ -137,16 +137,17 @@ def test_declared_intentions_and_standing_exceptions_let_a_change_through(change
 
 
 def test_rows_keys_coverage_and_missing_tables_are_gated():
-    diff = {"coverage_table": "dw/fact_parking", "tables": {
+    tables = {
         "dw/fact_parking": {"keys": ["k"], "schema": {"added": [], "removed": [], "retyped": []},
                             "rows": {"baseline": 200, "candidate": 190}, "matched": 190, "changed": {},
                             "key_changes": {"baseline": 200, "candidate": 190, "added": 0, "removed": 10}},
         "dw/gone": {"keys": [], "missing": "candidate", "rows": {"baseline": 5, "candidate": 0}},
         "dw/new": {"keys": [], "missing": "baseline", "rows": {"baseline": 0, "candidate": 5}},
         "malformed/x": {"keys": [], "schema": {"added": [{"column": "c", "type": "int"}], "removed": [], "retyped": []},
-                        "rows": {"baseline": 4, "candidate": 4}, "rows_only": {"baseline": 1, "candidate": 1}}},
-        "coverage": {"dim_parking_bay": {"baseline": {"facts": 200, "unknown": 2, "share": 0.01},
-                                         "candidate": {"facts": 190, "unknown": 190, "share": 1.0}}}}
+                        "rows": {"baseline": 4, "candidate": 4}, "rows_only": {"baseline": 1, "candidate": 1}}}
+    coverage = {"dim_parking_bay": {"baseline": {"facts": 200, "unknown": 2, "share": 0.01},
+                                    "candidate": {"facts": 190, "unknown": 190, "share": 1.0}}}
+    diff = {"coverage_table": "dw/fact_parking", "tables": tables, "coverage": coverage}
     findings = {(f.change, f.table, f.column): f for f in gates.evaluate(diff, AuditGates(max_row_change_percent=5))}
     assert findings[("rows", "dw/fact_parking", "")].measure == 5.0 and not findings[("rows", "dw/fact_parking",
                                                                                       "")].breach
@@ -180,3 +181,38 @@ def test_a_malformed_intended_changes_file_is_refused_naming_it(tmp_path):
     path.write_text('[[change]]\ntable = "dw/fact_parking"\ncolumn = "dim_time_id"\nchange = "values"\nwhy = "w"\n')
     assert read_intended(tmp_path)[0].why == "w"
     assert read_intended(tmp_path / "elsewhere") == []
+
+
+def _record(outcome, **details):
+    return {"event": "audit", "slot": "green", "version": "2.0.0", "bundle_digest": "d", "outcome": outcome,
+            "when": "2026-11-30T09:00:00+00:00", **details}
+
+
+def test_swap_refuses_a_slot_without_an_audit_of_its_version_a_failed_one_or_a_breach(changed):
+    from toolkit.release.steps.audit import swap_refusals
+
+    assert "has not been audited there" in swap_refusals(PROD, "green", "2.0.0", "d", [])[0]
+    other_bundle = [_record("passed", diff={})]
+    assert "has not been audited there" in swap_refusals(PROD, "green", "2.0.0", "other", other_bundle)[0]
+    assert swap_refusals(PROD, "green", "2.0.0", "d", [_record("failed", error="boom")]) == [
+        "the audit of slot green failed at 2026-11-30T09:00:00+00:00: boom"]
+    assert swap_refusals(PROD, "green", "2.0.0", "d", [_record("no-baseline")]) == []
+    breached = swap_refusals(PROD, "green", "2.0.0", "d", [_record("breached", diff=changed)])
+    assert len(breached) == 2 and "dw/fact_parking.dim_time_id" in breached[0]
+    declared = [{"table": "*", "column": "*", "change": "*", "why": "all of it"}]
+    assert swap_refusals(PROD, "green", "2.0.0", "d", [_record("breached", diff=changed, intended=declared)]) == []
+
+
+def test_qa_and_staging_gate_on_the_share_of_facts_at_the_unknown_member():
+    from toolkit.release.steps.integration import coverage_breaches, describe_summary
+
+    summary = {"load_id": "r", "coverage": {"dim_parking_bay": {"facts": 1000, "unknown": 998, "share": 0.998},
+                                            "dim_location": {"facts": 1000, "unknown": 20, "share": 0.02}}}
+    limits = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests.max_unknown_share
+    assert coverage_breaches(summary, limits, "qa.toml") == [
+        "dim_location: 20 of 1000 facts (2.00%) point at its unknown member, above the maximum 1.00% (qa.toml "
+        "integration_tests.max_unknown_share)",
+        "dim_st_marker: the integration-test notebook reported no reference coverage for it (qa.toml "
+        "integration_tests.max_unknown_share names it)"]
+    assert coverage_breaches(summary, {"dim_parking_bay": 0.999}, "qa.toml") == []
+    assert "dim_parking_bay unknown 99.8%" in describe_summary(summary)
