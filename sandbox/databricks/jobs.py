@@ -25,6 +25,7 @@ for version in ("2.1", "2.2"):
         Rule(f"/api/{version}/jobs/run-now", endpoint="job_run_now", methods=["POST"]),
         Rule(f"/api/{version}/jobs/runs/submit", endpoint="run_submit", methods=["POST"]),
         Rule(f"/api/{version}/jobs/runs/get", endpoint="run_get", methods=["GET"]),
+        Rule(f"/api/{version}/jobs/runs/list", endpoint="run_list", methods=["GET"]),
         Rule(f"/api/{version}/jobs/runs/get-output", endpoint="run_get_output", methods=["GET"]),
         Rule(f"/api/{version}/jobs/runs/cancel", endpoint="run_cancel", methods=["POST"]),
     ]
@@ -247,6 +248,33 @@ class Jobs:
         if task is None:
             return json_response(self._run_body(run))
         return json_response({k: v for k, v in task.items() if k != "output"})
+
+    def run_list(self, request: Request) -> Response:
+        """Runs newest first, ``limit`` a page (1-25, default 20, 0 the maximum), ``page_token`` the next;
+        ``active_only`` (queued, pending, running or terminating) or ``completed_only``, and ``job_id``. Source: Jobs
+        API 2.2, GET /api/2.2/jobs/runs/list (docs.databricks.com/api/jobs/v2/list-runs)."""
+        args = request.args
+        if args.get("active_only") == "true" and args.get("completed_only") == "true":
+            raise invalid("active_only and completed_only cannot both be true")
+        limit = int(args.get("limit", 20)) or 25
+        if not 1 <= limit <= 25:
+            raise invalid(f"limit must be between 1 and 25, got {limit}")
+        runs = sorted(self.ws(self.state.read())["runs"].values(), key=lambda r: -r["run_id"])
+        ended = ("TERMINATED", "SKIPPED", INTERNAL_ERROR)
+        if args.get("active_only") == "true":
+            runs = [r for r in runs if r["state"]["life_cycle_state"] not in ended]
+        if args.get("completed_only") == "true":
+            runs = [r for r in runs if r["state"]["life_cycle_state"] in ended]
+        if args.get("job_id"):
+            runs = [r for r in runs if str(r.get("job_id")) == args["job_id"]]
+        start = int(args.get("page_token") or 0)
+        page = runs[start:start + limit]
+        body: dict = {"has_more": start + limit < len(runs)}
+        if page:
+            body["runs"] = [self._run_body(r) for r in page]
+        if body["has_more"]:
+            body["next_page_token"] = str(start + limit)
+        return json_response(body)
 
     def run_get_output(self, request: Request) -> Response:
         run, task = self._find_run(request.args.get("run_id"))

@@ -111,6 +111,17 @@ class Factory:
             answer = self.rest.call("POST", path, API, {**body, "continuationToken": answer["continuationToken"]})
 
 
+def run_values(run: dict, activities: list[dict]) -> dict[str, str | int | float]:
+    """What a finished run gives the templates of later work: {run_id}, and {activity.<name>.<key>} for each plain
+    value of each activity's output (a SetVariable's ``value``, a notebook's ``runOutput``...)."""
+    values: dict[str, str | int | float] = {"run_id": run["runId"]}
+    for activity in activities:
+        for key, value in (activity.get("output") or {}).items():
+            if isinstance(value, (str, int, float)):
+                values[f"activity.{activity['activityName']}.{key}"] = value
+    return values
+
+
 def wait_for_run(factory: Factory, run_id: str, timeout_minutes: int, say: Callable[[str], None],
                  owned: bool = True) -> tuple[dict, list[dict]]:
     """Poll a pipeline run to a terminal state, saying at least every 5 s which activity runs and for how long;

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from toolkit.audit import areas, gates, history, intended, report
-from toolkit.azure.datafactory import Factory
+from toolkit.azure.datafactory import Factory, run_values
 from toolkit.configuration import ConfigError
 from toolkit.databricks.runs import NotebookRun, run_notebook
 from toolkit.databricks.workspace_files import WorkspaceObject, import_objects, read_file
@@ -55,21 +55,12 @@ def last_audit(records: list[dict], slot: str, version: str, digest: str) -> dic
                  and r["version"] == version and r["bundle_digest"] == digest), None)
 
 
-def _run_values(run: dict, activities: list[dict]) -> dict:
-    values = {"run_id": run["runId"]}
-    for activity in activities:
-        for key, value in (activity.get("output") or {}).items():
-            if isinstance(value, (str, int, float)):
-                values[f"activity.{activity['activityName']}.{key}"] = value
-    return values
-
-
 def find_load(d: Deployment, factory: Factory, folder: str | None = None) -> AuditedLoad | None:
     """The load of the newest successful run of the audited pipeline (or, with ``folder``, of the newest one that
     landed that folder); None when there is none. A folder no run landed is audited under an id of its own."""
     settings = d.environment.audit
     for run in factory.succeeded_runs(settings.pipeline, settings.lookback_days):
-        values = _run_values(run, factory.activity_runs(run["runId"]))
+        values = run_values(run, factory.activity_runs(run["runId"]))
         try:
             load = AuditedLoad(*(render(getattr(settings.input, k), values, f"audit.input.{k}")
                                  for k in ("folder", "load_id", "loaded_on")), run_id=run["runId"])

@@ -5,7 +5,7 @@ go to JUnit XML and the environment's ledger; a re-deploy that changed nothing d
 for a version that already passed here (unless --retest)."""
 from __future__ import annotations
 
-from toolkit.azure.datafactory import Factory, run_failure, wait_for_earlier_runs, wait_for_run
+from toolkit.azure.datafactory import Factory, run_failure, run_values, wait_for_earlier_runs, wait_for_run
 from toolkit.databricks.runs import run_notebook
 from toolkit.definitions.adf_deployment import ReplacementError, render
 from toolkit.release import ledger, promotion
@@ -143,12 +143,8 @@ class IntegrationTests:
 
     @staticmethod
     def _notebook(d: Deployment, tests, run: dict, activities: list[dict]):
-        values = {"run_id": run["runId"], "lake_root": lake_root(d),
+        values = {**run_values(run, activities), "lake_root": lake_root(d),
                   "table_format": d.environment.databricks.table_format}
-        for activity in activities:
-            for key, value in (activity.get("output") or {}).items():
-                if isinstance(value, (str, int, float)):
-                    values[f"activity.{activity['activityName']}.{key}"] = value
         try:
             parameters = {k: render(v, values, f"integration_tests.notebook_parameters.{k}")
                           for k, v in tests.notebook_parameters.items()}
