@@ -688,19 +688,21 @@ def test_the_audit_names_a_changed_and_a_removed_column_and_the_swap_refuses_unt
     deploying = threading.Thread(target=lambda: result.update(
         report=stage(home, changed_versions[4], "deploy-prod", store=store)))
     deploying.start()
-    d = _prod(home)
-    deadline = time.monotonic() + 600
-    while not any((r.run_name or "").startswith("audit: idle slot's") for r in d.workspace.jobs.list_runs(
-            active_only=True)):
-        assert deploying.is_alive() and time.monotonic() < deadline, result
-        time.sleep(0.5)
-    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
-    tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
-    from toolkit.azure.datafactory import wait_for_run
-    live_run, _ = wait_for_run(factory, factory.create_run(tests.pipeline, tests.parameters), 20, print)
-    assert live_run["status"] == "Succeeded"
-    after_live_run = _lake_outside_the_audit(home)
-    deploying.join()
+    try:  # a failure here still waits for the deploy: it must not go on writing after the test
+        d = _prod(home)
+        deadline = time.monotonic() + 600
+        while not any((r.run_name or "").startswith("audit: idle slot's") for r in d.workspace.jobs.list_runs(
+                active_only=True)):
+            assert deploying.is_alive() and time.monotonic() < deadline, result
+            time.sleep(0.5)
+        factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+        tests = load_environment(ENVIRONMENTS, "qa", "sandbox").integration_tests
+        from toolkit.azure.datafactory import wait_for_run
+        live_run, _ = wait_for_run(factory, factory.create_run(tests.pipeline, tests.parameters), 20, print)
+        assert live_run["status"] == "Succeeded"
+        after_live_run = _lake_outside_the_audit(home)
+    finally:
+        deploying.join()
     fourth = result["report"]
     assert fourth.outcome == "succeeded", fourth.error
     assert fourth.audit["when"] >= live_run["runStart"][:19]  # the live run started before the audit ended

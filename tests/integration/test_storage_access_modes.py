@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.release_helpers import is_lock_write, requests_made, reset_requests, stage
 from tasks.repository import ENVIRONMENTS
+from toolkit.environments.model import load_environment
 
 
 def _environments(folder, mode: str):
@@ -73,6 +74,7 @@ def test_mount_mode_works_on_a_legacy_workspace_and_migrates_to_unity_catalog_in
     assert _lake_root(release_sandbox) == "/mnt/datalake"
     assert any("Databricks run" in line and "90_mount_lake" in line for line in lines)
     assert any(line.startswith("integration-test notebook:") and "checks passed" in line for line in lines)
+    _assert_the_audit_notebook_works_under(release_sandbox, "/mnt/datalake")
     before = _lake_blobs(release_sandbox)
 
     lines.clear()
@@ -98,6 +100,44 @@ def test_mount_mode_works_on_a_legacy_workspace_and_migrates_to_unity_catalog_in
     made = requests_made(release_sandbox)
     assert again.outcome == "succeeded" and {s.status for s in again.steps} == {"unchanged"}, again.steps
     assert [w for w in made["write_requests"] if not is_lock_write(w)] == []
+
+
+def _assert_the_audit_notebook_works_under(home, lake_root: str) -> None:
+    """The audit's own notebook prepares a shadow area and compares it, with roots under ``lake_root`` (a mount
+    point here: production's audit is exercised in Unity Catalog mode by the blue/green tests)."""
+    import json
+
+    from toolkit.azure.datafactory import Factory, run_values
+    from toolkit.databricks.clusters import find_cluster
+    from toolkit.databricks.runs import run_notebook
+    from toolkit.databricks.workspace_files import WorkspaceObject, import_objects
+    from toolkit.release.steps.audit import NOTEBOOK_SOURCE
+
+    d = _deployed(home)
+    settings = load_environment(ENVIRONMENTS, "prod", "sandbox").audit
+    factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
+    run = factory.succeeded_runs(settings.pipeline, 1)[0]
+    folder = run_values(run, factory.activity_runs(run["runId"]))["activity.SetInFileFolder.value"]
+    notebook = "/audit-test/shadow_audit"
+    import_objects(d.workspace, [WorkspaceObject(notebook, NOTEBOOK_SOURCE.read_bytes(), True)], lambda _: None)
+    cluster = find_cluster(d.workspace, d.environment.databricks.cluster_name)["cluster_id"]
+    roots = {"live_root": lake_root, "baseline_root": f"{lake_root}/_audit/t/live",
+             "candidate_root": f"{lake_root}/_audit/t/idle"}
+
+    def run_mode(mode, **values):
+        done = run_notebook(d.workspace, cluster, notebook, {"mode": mode, **roots, "settings": json.dumps(values)},
+                            f"audit {mode}", 10, print)
+        assert done.succeeded, done.error
+        return done.output
+
+    prepared = run_mode("prepare", input=folder, start_tables=settings.start_tables, load_column="load_id",
+                        load_id=run["runId"], table_format="parquet")
+    assert prepared["input_files"] == ["MelbParkingBayData.json", "MelbParkingSensorData.json"]
+    assert all(0 < t["kept"] < t["rows"] for t in prepared["start_tables"].values())  # the load's own rows left
+    compared = run_mode("compare", tables={t: s.keys for t, s in settings.tables.items()}, table_format="parquet")
+    assert all(not t.get("changed") and t["rows"]["baseline"] == t["rows"]["candidate"]
+               for t in compared["tables"].values())
+    assert f"_audit/t/idle/{folder}/MelbParkingSensorData.json" in _lake_blobs(home)
 
 
 def _assert_unity_catalog_complete(home) -> None:
