@@ -111,7 +111,7 @@ def _assert_the_audit_notebook_works_under(home, lake_root: str) -> None:
     from toolkit.databricks.clusters import find_cluster
     from toolkit.databricks.runs import run_notebook
     from toolkit.databricks.workspace_files import WorkspaceObject, import_objects
-    from toolkit.release.steps.audit import NOTEBOOK_SOURCE
+    from toolkit.release.steps.audit import notebook_source
 
     d = _deployed(home)
     settings = load_environment(ENVIRONMENTS, "prod", "sandbox").audit
@@ -119,7 +119,7 @@ def _assert_the_audit_notebook_works_under(home, lake_root: str) -> None:
     run = factory.succeeded_runs(settings.pipeline, 1)[0]
     folder = run_values(run, factory.activity_runs(run["runId"]))["activity.SetInFileFolder.value"]
     notebook = "/audit-test/shadow_audit"
-    import_objects(d.workspace, [WorkspaceObject(notebook, NOTEBOOK_SOURCE.read_bytes(), True)], lambda _: None)
+    import_objects(d.workspace, [WorkspaceObject(notebook, notebook_source(), True)], lambda _: None)
     cluster = find_cluster(d.workspace, d.environment.databricks.cluster_name)["cluster_id"]
     roots = {"live_root": lake_root, "baseline_root": f"{lake_root}/_audit/t/live",
              "candidate_root": f"{lake_root}/_audit/t/idle"}

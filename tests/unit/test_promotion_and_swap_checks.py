@@ -104,6 +104,11 @@ def _smoke(outcome="passed", version="1.0.0", slot="green"):
             "when": "t1", "error": None if outcome == "passed" else "boom"}
 
 
+def _audited(outcome="passed", version="1.0.0"):
+    return {"event": "audit", "slot": "green", "version": version, "bundle_digest": DIGEST, "outcome": outcome,
+            "when": "t1", "diff": {}}
+
+
 def _promoted(tmp_path):
     store = LocalStore(tmp_path)
     for name in ("qa", "staging"):
@@ -112,32 +117,38 @@ def _promoted(tmp_path):
 
 
 def test_a_smoke_tested_promoted_slot_may_go_live(tmp_path):
-    assert swap_refusals(PROD, _slot(), [_smoke()], _promoted(tmp_path), rollback=False, known=KNOWN) == []
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited()], _promoted(tmp_path), rollback=False,
+                         known=KNOWN) == []
 
 
 def test_the_swap_refuses_an_empty_untested_failed_or_unpromoted_slot(tmp_path):
     store = _promoted(tmp_path)
     assert swap_refusals(PROD, _slot(version=None), [], store, False, KNOWN) == [
         "slot green holds no complete release (run deploy-prod first)"]
-    assert swap_refusals(PROD, _slot(), [], store, False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_audited()], store, False, KNOWN) == [
         "slot green's version 1.0.0 has not been smoke-tested there"]
-    assert swap_refusals(PROD, _slot(), [_smoke(slot="blue")], store, False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_smoke(slot="blue"), _audited()], store, False, KNOWN) == [
         "slot green's version 1.0.0 has not been smoke-tested there"]
-    assert swap_refusals(PROD, _slot(), [_smoke("failed")], store, False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_smoke("failed"), _audited()], store, False, KNOWN) == [
         "slot green's smoke test failed at t1: boom"]
     failed_deploy = {"event": "deploy", "slot": "green", "outcome": "failed", "when": "t2", "error": "application: x"}
-    assert swap_refusals(PROD, _slot(), [_smoke(), failed_deploy], store, False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited(), failed_deploy], store, False, KNOWN) == [
         "the last deploy to slot green failed at t2: application: x"]
-    assert swap_refusals(PROD, _slot(cluster=None), [_smoke()], store, False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(cluster=None), [_smoke(), _audited()], store, False, KNOWN) == [
         "slot green has no cluster parking-sensors-green (run deploy-prod)"]
-    assert swap_refusals(PROD, _slot(), [_smoke()], LocalStore(tmp_path / "empty"), False, KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited(version="0.9.0")], store, False, KNOWN) == [
+        f"slot green's version 1.0.0 has not been audited there ({PROD.source} has [audit]: deploy-prod audits it; "
+        "--retest audits again)"]
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited()], LocalStore(tmp_path / "empty"), False, KNOWN) == [
         f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the qa integration tests",
         f"version 1.0.0 (bundle {DIGEST[:12]}) has not passed the staging integration tests"]
 
 
 def test_a_rollback_goes_only_to_a_version_that_was_live_in_that_slot(tmp_path):
     store = _promoted(tmp_path)
-    assert swap_refusals(PROD, _slot(), [_smoke()], store, rollback=True, known=KNOWN) == [
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited()], store, rollback=True, known=KNOWN) == [
         "slot green's version 1.0.0 was never live here: nothing to roll back to (`inv swap` rolls forward)"]
     went_live = {"event": "swap", "outcome": "succeeded", "to_slot": "green", "version": "1.0.0"}
+    assert swap_refusals(PROD, _slot(), [_smoke(), _audited(), went_live], store, rollback=True, known=KNOWN) == []
+    # A rollback does not ask for an audit: the version ran production already (and may predate audits).
     assert swap_refusals(PROD, _slot(), [_smoke(), went_live], store, rollback=True, known=KNOWN) == []

@@ -72,7 +72,7 @@ def swap_refusals(environment, idle: Slot, records: list[dict], store, rollback:
         if later:
             reasons.append(f"the last deploy to slot {idle.name} failed at {later[-1]['when']}: "
                            f"{later[-1].get('error')}")
-    if environment.audit is not None:
+    if environment.audit is not None and not rollback:  # a rollback returns to what ran production already
         reasons += audit_refusals(environment, idle.name, idle.version, idle.bundle_digest or "", records)
     reasons += promotion_gaps(store, idle.version, idle.bundle_digest, environment.promotion.requires,
                               lambda stage: known.evidence_trust(environment.name, stage))

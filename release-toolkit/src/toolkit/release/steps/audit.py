@@ -17,7 +17,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from importlib import resources
 
 from toolkit.audit import areas, gates, history, intended, report
 from toolkit.azure.datafactory import Factory, run_values
@@ -33,7 +33,11 @@ from toolkit.release.slots import live_slot, pointer
 from toolkit.release.steps.storage_access import lake_root
 
 EVENT = history.EVENT
-NOTEBOOK_SOURCE = Path(__file__).resolve().parents[2] / "audit" / "shadow_notebook.py"
+
+
+def notebook_source() -> bytes:
+    """The audit's own notebook, as the toolkit's package holds it."""
+    return resources.files("toolkit.audit").joinpath("shadow_notebook.py").read_bytes()
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ class Audit:
         for area, blobs in old.items():
             plan.add("delete", f"shadow area {settings.area}/{area}", f"older than the last {settings.keep - 1}",
                      writes={"storage": blobs})
-        source = NOTEBOOK_SOURCE.read_bytes()
+        source = notebook_source()
         if read_file(d.workspace, notebook_path(d)) != source:
             plan.add("import", f"notebook {notebook_path(d)}", "the toolkit's audit notebook",
                      writes={"databricks": 2})  # its folder, then the notebook
@@ -153,7 +157,7 @@ class Audit:
         if load is None:  # the plan found one: it is gone since (a run history purged meanwhile)
             return self._no_baseline(d, f"no successful run of {settings.pipeline} any more")
         areas.remove(d.lake(), d.environment, old, d.say)
-        source = NOTEBOOK_SOURCE.read_bytes()
+        source = notebook_source()
         if read_file(d.workspace, notebook_path(d)) != source:
             import_objects(d.workspace, [WorkspaceObject(notebook_path(d), source, True)], lambda o: None)
         live = live_slot(d.environment, factory_globals)
