@@ -221,3 +221,34 @@ def test_qa_and_staging_gate_on_the_share_of_facts_at_the_unknown_member():
         "integration_tests.max_unknown_share names it)"]
     assert coverage_breaches(summary, {"dim_parking_bay": 0.999}, "qa.toml") == []
     assert "dim_parking_bay unknown 99.8%" in describe_summary(summary)
+
+
+class _Factory:
+    """Two successful runs of the pipeline, newest first, as Data Factory's run queries answer."""
+    RUNS = [{"runId": "run-2", "runEnd": "2026-11-30T02:10:00Z"}, {"runId": "run-1", "runEnd": "2026-11-29T02:10:00Z"}]
+
+    def succeeded_runs(self, pipeline, days):
+        return list(self.RUNS)
+
+    def activity_runs(self, run_id):
+        return [{"activityName": "SetInFileFolder", "output": {"value": f"lnd/{run_id}"}},
+                {"activityName": "SetLoadedOn", "output": {"value": "2026-11-30T02:00:00"}}]
+
+
+def test_the_audited_load_is_the_last_runs_or_the_one_named_with_audit_input():
+    from types import SimpleNamespace
+
+    from toolkit.release.steps.audit import AuditedLoad, find_load
+
+    d = SimpleNamespace(environment=PROD)
+    assert find_load(d, _Factory()) == AuditedLoad("lnd/run-2", "run-2", "2026-11-30T02:00:00", "run-2")
+    assert find_load(d, _Factory(), "lnd/run-1/") == AuditedLoad("lnd/run-1", "run-1", "2026-11-30T02:00:00",
+                                                                 "run-1")
+    other = find_load(d, _Factory(), "lnd/by-hand")  # landed by no run: audited under an id of its own
+    assert other.folder == "lnd/by-hand" and other.load_id.startswith("audit-") and other.run_id is None
+    assert find_load(d, _Factory(), "lnd/by-hand").load_id == other.load_id  # the same folder, the same id
+    _Factory.RUNS, runs = [], _Factory.RUNS
+    try:
+        assert find_load(d, _Factory()) is None
+    finally:
+        _Factory.RUNS = runs
