@@ -111,9 +111,12 @@ def test_a_release_runs_from_the_installed_toolkit_outside_any_clone(installed, 
     prod = json.loads(done.stdout)
     assert prod["outcome"] == "succeeded", prod["error"]
     summary = (tmp_path / "step-summary.md").read_text()
-    table = [line for line in summary.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| Step | Status |") and [row.split(" | ")[0][2:] for row in table[2:]] == \
-        [s["step"] for s in prod["steps"]]
+    lines = summary.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Step | Status |"))
+    table = lines[start:start + next(i for i, line in enumerate(lines[start:] + [""]) if not line.startswith("| "))]
+    assert [row.split(" | ")[0][2:] for row in table[2:]] == [s["step"] for s in prod["steps"]]
+    # The audit's report is in the summary too, as the ledger has it.
+    assert f"### Audit of slot {prod['audit']['slot']}" in summary and prod["audit"]["outcome"] in summary
     assert "::group::infrastructure" in done.stderr and "::endgroup::" in done.stderr
     # The swap planned, then that plan applied: the approval's hash is checked first.
     planned = json.loads(_run(venv, "swap", "--plan-out", "swap-plan.json", "--json", cwd=tmp_path, env=job).stdout)

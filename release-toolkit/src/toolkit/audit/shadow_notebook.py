@@ -127,28 +127,46 @@ def compare_table(baseline, candidate, keys: list[str], examples: int) -> dict[s
         "retyped": [{"column": c, "from": t, "to": after[c]} for c, t in before.items()
                     if c in after and after[c] != t],
     }
-    result["rows"] = {"baseline": baseline.count(), "candidate": candidate.count()}
     common = [c for c in before if c in after]
     if not keys or any(k not in common for k in keys):
         # Without a business key (or with one the candidate dropped), rows are compared whole, as multisets.
+        result["rows"] = {"baseline": baseline.count(), "candidate": candidate.count()}
         if keys:
             result["keys_missing"] = [k for k in keys if k not in common]
         b, c = baseline.select(*common), candidate.select(*common)
         result["rows_only"] = {"baseline": b.exceptAll(c).count(), "candidate": c.exceptAll(b).count()}
         return result
 
+    # Every key once, with how many rows carry it on each side: the key sets and the row counts in one pass.
     b, c = _keyed(baseline, keys), _keyed(candidate, keys)
-    b_keys, c_keys = b.groupBy(KEY).count().cache(), c.groupBy(KEY).count().cache()
-    added, removed = c_keys.join(b_keys, KEY, "left_anti"), b_keys.join(c_keys, KEY, "left_anti")
+    on_b, on_c = F.col("on_baseline"), F.col("on_candidate")
+    key_rows = b.groupBy(KEY).agg(F.count("*").alias("on_baseline")).join(
+        c.groupBy(KEY).agg(F.count("*").alias("on_candidate")), KEY, "full_outer").cache()
+
+    def count_where(condition):
+        return F.coalesce(F.sum(F.when(condition, 1).otherwise(0)), F.lit(0))
+
+    stats = key_rows.agg(F.count(on_b).alias("baseline"), F.count(on_c).alias("candidate"),
+                         count_where(on_b.isNull()).alias("added"), count_where(on_c.isNull()).alias("removed"),
+                         count_where(on_b > 1).alias("repeated_b"), count_where(on_c > 1).alias("repeated_c"),
+                         F.coalesce(F.sum(on_b), F.lit(0)).alias("rows_b"),
+                         F.coalesce(F.sum(on_c), F.lit(0)).alias("rows_c")).first()
+    result["rows"] = {"baseline": int(stats["rows_b"]), "candidate": int(stats["rows_c"])}
+
+    def key_examples(condition, n: int) -> list:
+        if not n or not examples:
+            return []
+        return [json.loads(r[KEY]) for r in key_rows.where(condition).orderBy(KEY).limit(examples).collect()]
+
     result["key_changes"] = {
-        "baseline": b_keys.count(), "candidate": c_keys.count(),
-        "added": added.count(), "removed": removed.count(),
-        "added_examples": [json.loads(r[KEY]) for r in added.orderBy(KEY).limit(examples).collect()],
-        "removed_examples": [json.loads(r[KEY]) for r in removed.orderBy(KEY).limit(examples).collect()],
-        "repeated": {"baseline": b_keys.where("count > 1").count(), "candidate": c_keys.where("count > 1").count()},
+        "baseline": int(stats["baseline"]), "candidate": int(stats["candidate"]),
+        "added": int(stats["added"]), "removed": int(stats["removed"]),
+        "added_examples": key_examples(on_b.isNull(), stats["added"]),
+        "removed_examples": key_examples(on_c.isNull(), stats["removed"]),
+        "repeated": {"baseline": int(stats["repeated_b"]), "candidate": int(stats["repeated_c"])},
     }
     # Values are compared where a key is on both sides once (a repeated key has no one row to compare with).
-    once = b_keys.where("count = 1").select(KEY).join(c_keys.where("count = 1").select(KEY), KEY)
+    once = key_rows.where((on_b == 1) & (on_c == 1)).select(KEY)
     values = [col for col in common if col not in keys]
     left = b.join(once, KEY).select(KEY, *[F.col(v).alias(f"b_{i}") for i, v in enumerate(values)])
     right = c.join(once, KEY).select(KEY, *[F.col(v).alias(f"c_{i}") for i, v in enumerate(values)])
@@ -171,7 +189,7 @@ def compare_table(baseline, candidate, keys: list[str], examples: int) -> dict[s
             changed[column] = {"rows": n, "examples": [{"key": json.loads(r[KEY]), "baseline": _plain(r[f"b_{i}"]),
                                                         "candidate": _plain(r[f"c_{i}"])} for r in rows]}
     result["changed"] = changed
-    for df in (b_keys, c_keys, matched):
+    for df in (key_rows, matched):
         df.unpersist()
     return result
 

@@ -33,6 +33,9 @@ from toolkit.release.slots import live_slot, pointer
 from toolkit.release.steps.storage_access import lake_root
 
 EVENT = history.EVENT
+# What the audit judges: the slot's code and cluster (application) and its way to the data (storage access). A
+# redeploy that changed only other things (the ARM template, secrets) is not audited again.
+JUDGED_STEPS = ("application", "storage-access")
 
 
 def notebook_source() -> bytes:
@@ -111,10 +114,10 @@ class Audit:
         records = ledger.read_ledger(d.lake())[0]["records"]
         last = last_audit(records, d.slot, d.version, d.manifest.digest)
         plan.read(f"last audit of slot {d.slot} with this version", last)
-        if last and last["outcome"] != "failed" and not d.changed_steps and not d.options.retest \
-                and not d.options.audit_input:
+        judged = [s for s in d.changed_steps if s in JUDGED_STEPS]
+        if last and last["outcome"] != "failed" and not judged and not d.options.retest and not d.options.audit_input:
             plan.notes.append(f"slot {d.slot} was audited with version {d.version} at {last['when']} "
-                              f"({last['outcome']}) and nothing changed since (--retest audits again)")
+                              f"({last['outcome']}) and what it judged has not changed since (--retest audits again)")
             return plan
         factory = Factory(d.rest, d.resource_group, d.output("dataFactoryName"))
         factory_globals = factory.global_parameters()
